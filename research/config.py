@@ -1,0 +1,47 @@
+"""Checks on a config before anything runs, each failing with one clear line."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ml_collections
+
+from research import seeding
+from research.errors import UserError
+
+# field -> (type, lowest allowed value); bool is rejected where int is asked.
+_NUMBERS = {
+    "num_seeds": (int, 1),
+    "seed": (int, 0),
+    "train.epochs": (int, 1),
+    "train.batch_size": (int, 0),
+    "data.test_fraction": (float, None),
+}
+
+
+def _lookup(config: ml_collections.ConfigDict, dotted: str) -> Any:
+  value = config
+  for part in dotted.split("."):
+    if part not in value:
+      raise UserError(f"config has no field {dotted!r}; add it to the config file "
+                      f"(see configs/credit.py)")
+    value = value[part]
+  return value
+
+
+def check_config(config: ml_collections.ConfigDict) -> None:
+  """Raises `UserError` for a missing field or a value of the wrong type or range."""
+  for dotted, (kind, lowest) in _NUMBERS.items():
+    value = _lookup(config, dotted)
+    if isinstance(value, bool) or not isinstance(value, (int, float) if kind is float else int):
+      raise UserError(f"{dotted} must be {'a number' if kind is float else 'an integer'}, "
+                      f"got {value!r}; e.g. --config.{dotted}=" + ("0.25" if kind is float else "8"))
+    if lowest is not None and value < lowest:
+      raise UserError(f"{dotted} must be at least {lowest}, got {value}")
+  if (2**31 - 1) - config.seed < config.num_seeds:
+    raise UserError(f"seed + num_seeds must stay below 2**31, got seed={config.seed}")
+  for dotted in ("data.name", "model.name", "optimizer.name"):
+    if not isinstance(_lookup(config, dotted), str):
+      raise UserError(f"{dotted} must be a string, got {_lookup(config, dotted)!r}")
+  seeding.check_vary(_lookup(config, "vary"))
+

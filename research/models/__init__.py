@@ -1,0 +1,3 @@
+"""Flax models; importing this package registers them in `MODELS`."""
+
+from research.models import activations, mlp  # noqa: F401  (registers)

@@ -1,0 +1,44 @@
+"""Multi-layer perceptron for binary classification (credit scoring)."""
+
+from collections.abc import Sequence
+
+import flax.linen as nn
+import jax
+
+from research.errors import UserError
+from research.registry import ACTIVATIONS, MODELS
+
+
+@MODELS.register("mlp")
+class MLP(nn.Module):
+  """Dense layers with one activation, dropout after each, and one logit out.
+
+  `hidden_sizes=()` is logistic regression trained by gradient descent.
+
+  Attributes:
+    hidden_sizes: widths of the hidden layers, input side first.
+    activation: a name registered in `ACTIVATIONS` (sigmoid, tanh, relu, ...).
+    dropout: rate applied after every hidden activation (0 disables it).
+  """
+  hidden_sizes: Sequence[int] = (50, 100, 200)
+  activation: str = "sigmoid"
+  dropout: float = 0.0
+
+  def __post_init__(self):
+    ACTIVATIONS.get(self.activation)  # fail at construction, not inside jit
+    sizes = tuple(self.hidden_sizes)
+    if any(not isinstance(s, int) or isinstance(s, bool) or s < 1 for s in sizes):
+      raise UserError(f"model.hidden_sizes must be positive integers, got {sizes!r}; "
+                      "e.g. --config.model.hidden_sizes='(50,100)'")
+    if not 0.0 <= self.dropout < 1.0:
+      raise UserError(f"model.dropout must be in [0, 1), got {self.dropout!r}")
+    super().__post_init__()
+
+  @nn.compact
+  def __call__(self, x: jax.Array, *, train: bool = False) -> jax.Array:
+    """Maps features `[..., d]` to logits `[...]` of the positive class."""
+    activation = ACTIVATIONS.get(self.activation)
+    for width in self.hidden_sizes:
+      x = activation(nn.Dense(width)(x))
+      x = nn.Dropout(self.dropout, deterministic=not train)(x)
+    return nn.Dense(1)(x)[..., 0]

@@ -1,0 +1,1 @@
+"""Reports: the terminal table now; figures and documents build on the same files."""
