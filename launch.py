@@ -5,6 +5,7 @@ import os
 import sys
 
 from absl import app, flags, logging
+import ml_collections
 from ml_collections import config_flags
 
 import research
@@ -20,14 +21,47 @@ _PLUGINS = flags.DEFINE_list("plugins", [os.path.join(HERE, "plugins")],
 flags.mark_flag_as_required("config")
 
 
+def parse_flags(argv):
+  """Parses flags; a bad override or config file is one line and exit 2, not a traceback."""
+  for arg in argv[1:]:
+    if arg.startswith("--config=") and not os.path.isfile(arg[len("--config="):]):
+      print(f"error: config file {arg[len('--config='):]} does not exist; "
+            "e.g. --config=configs/credit.py", file=sys.stderr)
+      sys.exit(2)
+  try:
+    return flags.FLAGS(argv)
+  except Exception as e:  # pylint: disable=broad-except
+    _fail(e, "bad flag or config override")
+
+
+def _fail(error: Exception, what: str):
+  while error.args and isinstance(error.args[0], Exception):  # config_dict nests a KeyError
+    error = error.args[0]
+  reason = " ".join(str(error.args[0] if error.args else error).split())
+  if isinstance(error, SyntaxError):
+    reason = f"{error.filename}:{error.lineno}: {error.msg}"
+  elif isinstance(error, KeyError):
+    reason = f"the config has no field {reason}"
+  print(f"error: {what}: {reason}; see the fields of the config file and --helpfull",
+        file=sys.stderr)
+  sys.exit(2)
+
+
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-  config_name = os.path.splitext(os.path.basename(flags.FLAGS["config"].config_filename))[0]
+  config_file = flags.FLAGS["config"].config_filename
+  config = _CONFIG.value
+  if not isinstance(config, ml_collections.ConfigDict):  # a file that failed to load
+    try:
+      config["num_seeds"]  # re-raises the loading error
+    except Exception as e:  # pylint: disable=broad-except
+      _fail(e, f"cannot load --config={config_file}")
+  config_name = os.path.splitext(os.path.basename(config_file))[0]
   stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
   workdir = _WORKDIR.value or os.path.join("runs", f"{config_name}-{stamp}")
   try:
-    result = research.run(_CONFIG.value, workdir, plugin_dirs=_PLUGINS.value)
+    result = research.run(config, workdir, plugin_dirs=_PLUGINS.value)
   except UserError as e:
     print(f"error: {e}", file=sys.stderr)
     sys.exit(2)
@@ -37,4 +71,4 @@ def main(argv):
 
 if __name__ == "__main__":
   logging.set_verbosity(logging.INFO)
-  app.run(main)
+  app.run(main, flags_parser=parse_flags)

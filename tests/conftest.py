@@ -1,0 +1,61 @@
+"""Shared fixtures: tiny configs so the suite stays fast on 2 CPU cores."""
+
+import importlib.util
+import os
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def pytest_addoption(parser):
+  parser.addoption("--runslow", action="store_true", help="also run tests marked slow")
+
+
+def pytest_collection_modifyitems(config, items):
+  if config.getoption("--runslow"):
+    return
+  skip = pytest.mark.skip(reason="slow: run with --runslow")
+  for item in items:
+    if "slow" in item.keywords:
+      item.add_marker(skip)
+
+
+def load_config(name: str):
+  """`configs/<name>.py`'s `get_config()`."""
+  spec = importlib.util.spec_from_file_location(f"config_{name}",
+                                                os.path.join(ROOT, "configs", f"{name}.py"))
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module.get_config()
+
+
+TINY_OVERRIDES = {"num_seeds": 3, "train.epochs": 2, "train.batch_size": 256,
+                  "optimizer.learning_rate": 0.02,
+                  "model.hidden_sizes": (8,)}
+
+
+def tiny_credit_config(**overrides):
+  """configs/credit.py shrunk to 3 seeds x 2 epochs of an (8,) MLP."""
+  config = load_config("credit")
+  for dotted, value in {**TINY_OVERRIDES, **overrides}.items():
+    node = config
+    *parents, last = dotted.split(".")
+    for parent in parents:
+      node = node[parent]
+    node[last] = value
+  return config
+
+
+def launch(*args, cwd=ROOT, timeout=300):
+  """Runs launch.py in a fresh process; returns the CompletedProcess."""
+  return subprocess.run([sys.executable, os.path.join(ROOT, "launch.py"), *args],
+                        cwd=cwd, capture_output=True, text=True, timeout=timeout,
+                        env={**os.environ, "JAX_PLATFORMS": "cpu"})
+
+
+TINY_FLAGS = ("--config.num_seeds=2", "--config.train.epochs=2",
+              "--config.optimizer.learning_rate=0.02",
+              "--config.train.batch_size=512", "--config.model.hidden_sizes=(8,)")
