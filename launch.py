@@ -10,7 +10,7 @@ from ml_collections import config_flags
 
 import research
 from research.errors import UserError
-from research.report.terminal import format_summary
+from research.report import terminal
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Config file.", lock_config=True)
@@ -65,7 +65,13 @@ def main(argv):
   except UserError as e:
     print(f"error: {e}", file=sys.stderr)
     sys.exit(2)
-  print(format_summary(result.summary, result.metrics))
+  print(terminal.format_summary(result.summary, result.metrics))
+  print()
+  print(terminal.format_comparison(result.summary, result.comparison, result.metrics,
+                                   result.lower_is_better))
+  if not result.variance.empty:
+    print()
+    print(terminal.format_variance(result.variance, result.metrics[0]))
   print(f"results in {result.workdir}")
 
 

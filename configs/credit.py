@@ -37,4 +37,20 @@ def get_config() -> ml_collections.ConfigDict:
   config.train = ml_collections.ConfigDict()
   config.train.epochs = 20  # passes over the training split (iterations for lbfgs)
   config.train.batch_size = 64  # 0 = full batch
+
+  # Classical models fitted for every seed on the same split as the network.
+  config.baselines = ml_collections.ConfigDict()
+  config.baselines.names = ("logistic_regression", "decision_tree", "random_forest",
+                            "gradient_boosting")  # BASELINES names; () for none
+  config.baselines.logistic_regression = ml_collections.ConfigDict({"max_iter": 1000})
+  config.baselines.decision_tree = ml_collections.ConfigDict(
+      {"max_depth": (3, 4, 5, 6)})  # the depth is chosen by 5-fold CV AUC on the train split
+  config.baselines.random_forest = ml_collections.ConfigDict({"n_estimators": 100})
+  config.baselines.gradient_boosting = ml_collections.ConfigDict({"max_iter": 100})
+
+  # Variance decomposition: for each source, `num_seeds` extra members vary only
+  # that source; their spread is compared with the main members' (which vary `vary`).
+  config.variance = ml_collections.ConfigDict()
+  config.variance.sources = ("split", "init", "order")  # () to skip; dropout is off here
+  config.variance.num_seeds = 16
   return config

@@ -1,4 +1,4 @@
-"""Named registries of models, optimizers, data sets and activations.
+"""Named registries of models, optimizers, data sets, activations and baselines.
 
 Each registry maps a name to a factory and is filled by a decorator::
 
@@ -83,3 +83,4 @@ MODELS = Registry("model")
 OPTIMIZERS = Registry("optimizer")
 DATASETS = Registry("dataset")
 ACTIVATIONS = Registry("activation")
+BASELINES = Registry("baseline")

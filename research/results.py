@@ -22,6 +22,9 @@ SUMMARY_FILE = "summary.csv"
 CURVES_FILE = "curves.csv"
 PREDICTIONS_FILE = "predictions.csv"
 RUN_FILE = "run.json"
+COMPARISON_FILE = "comparison.csv"
+VARIANCE_FILE = "variance.csv"
+VARIANCE_MEMBERS_FILE = "variance_members.csv"
 
 
 def write_atomic(path: str, write: Callable[[IO[str]], Any]) -> None:

@@ -12,6 +12,7 @@ runs alone or beside a hundred others.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Collection, Sequence
 
 import jax
@@ -23,14 +24,14 @@ from research.errors import UserError
 STREAMS = ("split", "init", "order", "dropout")
 
 
-def check_vary(vary: Collection[str]) -> None:
-  """Raises a `UserError` unless `vary` names known, distinct streams."""
+def check_vary(vary: Collection[str], field: str = "vary") -> None:
+  """Raises a `UserError` unless `vary` (config field `field`) names known streams."""
   if isinstance(vary, str):
-    raise UserError(f"vary must be a tuple of stream names, got the string {vary!r}; "
-                    f"e.g. --config.vary=\"('init',)\"")
+    raise UserError(f"{field} must be a tuple of stream names, got the string {vary!r}; "
+                    f"e.g. --config.{field}=\"('init',)\"")
   unknown = [name for name in vary if name not in STREAMS]
   if unknown:
-    raise UserError(f"vary names unknown source {unknown[0]!r}; sources are "
+    raise UserError(f"{field} names unknown source {unknown[0]!r}; sources are "
                     f"{', '.join(STREAMS)}")
 
 
@@ -50,3 +51,40 @@ def member_keys(seeds: Sequence[int], base_seed: int,
     roots = jax.vmap(jax.random.key)(jnp.asarray(stream_seeds, dtype=jnp.uint32))
     keys[stream] = jax.vmap(jax.random.fold_in, in_axes=(0, None))(roots, index)
   return keys
+
+
+TOTAL_SOURCE = "all"
+
+
+@dataclasses.dataclass(frozen=True)
+class MemberGroup:
+  """Members that vary the same sources of randomness.
+
+  Attributes:
+    source: `all` for the main group when it varies every stream (else the
+      varied streams joined by '+'), or the single stream a variance group varies.
+    seeds: the members' seeds.
+    vary: the streams that change from member to member.
+  """
+  source: str
+  seeds: np.ndarray
+  vary: tuple[str, ...]
+
+
+def member_groups(base_seed: int, num_seeds: int, vary: Collection[str],
+                  variance_sources: Collection[str] = (),
+                  variance_num_seeds: int = 0) -> list[MemberGroup]:
+  """The main group, then one group per source for the variance decomposition."""
+  check_vary(vary)
+  check_vary(variance_sources, "variance.sources")
+  vary = tuple(s for s in STREAMS if s in vary)
+  main = MemberGroup(source=TOTAL_SOURCE if vary == STREAMS else "+".join(vary) or "none",
+                     seeds=member_seeds(base_seed, num_seeds), vary=vary)
+  return [main] + [MemberGroup(source=s, seeds=member_seeds(base_seed, variance_num_seeds),
+                               vary=(s,)) for s in STREAMS if s in variance_sources]
+
+
+def group_keys(groups: Sequence[MemberGroup], base_seed: int) -> dict[str, jax.Array]:
+  """Keys of all groups' members, concatenated in group order."""
+  per_group = [member_keys(g.seeds, base_seed, g.vary) for g in groups]
+  return {s: jnp.concatenate([keys[s] for keys in per_group]) for s in STREAMS}

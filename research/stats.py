@@ -8,7 +8,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-SUMMARY_COLUMNS = ("model", "metric", "mean", "std", "min", "max", "ci_low", "ci_high", "n")
+SUMMARY_COLUMNS = ("model", "metric", "mean", "std", "min", "max", "ci_low", "ci_high", "n",
+                   "median", "iqm")
+COMPARISON_COLUMNS = ("model_a", "model_b", "metric", "mean_diff", "ci_low", "ci_high",
+                      "p_improve", "p_value", "n")
+VARIANCE_COLUMNS = ("model", "metric", "source", "std", "variance_share", "n")
 
 
 def bootstrap_ci(values: np.ndarray, confidence: float = 0.95, seed: int = 0,
@@ -43,11 +47,93 @@ def summarize(rows: pd.DataFrame, metrics: Sequence[str], seed: int = 0) -> pd.D
       values = group[metric].to_numpy(dtype=np.float64)
       values = values[np.isfinite(values)]
       low, high = bootstrap_ci(values, seed=seed)
+      empty = values.size == 0
       records.append({
           "model": model, "metric": metric,
-          "mean": values.mean() if values.size else np.nan,
+          "mean": np.nan if empty else values.mean(),
           "std": values.std(ddof=1) if values.size > 1 else np.nan,
-          "min": values.min() if values.size else np.nan,
-          "max": values.max() if values.size else np.nan,
-          "ci_low": low, "ci_high": high, "n": int(values.size)})
+          "min": np.nan if empty else values.min(),
+          "max": np.nan if empty else values.max(),
+          "ci_low": low, "ci_high": high, "n": int(values.size),
+          "median": np.nan if empty else np.median(values),
+          "iqm": np.nan if empty else interquartile_mean(values)})
   return pd.DataFrame.from_records(records, columns=SUMMARY_COLUMNS)
+
+
+def interquartile_mean(values: np.ndarray) -> float:
+  """Mean of the middle 50% (Agarwal et al., 2021): robust to a few outlying seeds."""
+  return float(stats.trim_mean(np.asarray(values, dtype=np.float64), 0.25))
+
+
+def probability_of_improvement(a: np.ndarray, b: np.ndarray, higher_is_better: bool) -> float:
+  """P(A better than B) over paired runs, ties counted half."""
+  diff = np.asarray(a, np.float64) - np.asarray(b, np.float64)
+  if not higher_is_better:
+    diff = -diff
+  return float(np.mean(diff > 0) + 0.5 * np.mean(diff == 0))
+
+
+def wilcoxon_p_value(a: np.ndarray, b: np.ndarray) -> float:
+  """Two-sided Wilcoxon signed-rank p-value of paired runs; 1 if they never differ."""
+  diff = np.asarray(a, np.float64) - np.asarray(b, np.float64)
+  if diff.size == 0 or np.all(diff == 0):
+    return 1.0
+  return float(stats.wilcoxon(diff, zero_method="wilcox").pvalue)
+
+
+def compare(rows: pd.DataFrame, metrics: Sequence[str], lower_is_better: frozenset[str],
+            seed: int = 0) -> pd.DataFrame:
+  """Every pair of models, paired by seed: `model_a - model_b` per metric.
+
+  `mean_diff` is in the metric's units (A minus B) with a bootstrap CI;
+  `p_improve` is the probability that A is better than B, already oriented
+  for metrics where lower is better; `p_value` is the two-sided Wilcoxon
+  signed-rank test. Seeds where either model diverged are left out.
+  """
+  if "diverged" in rows:
+    rows = rows[~rows["diverged"].astype(bool)]
+  models = list(dict.fromkeys(rows["model"]))
+  records = []
+  for i, model_a in enumerate(models):
+    for model_b in models[i + 1:]:
+      paired = pd.merge(rows[rows["model"] == model_a], rows[rows["model"] == model_b],
+                        on="seed", suffixes=("_a", "_b"))
+      for metric in metrics:
+        a, b = paired[f"{metric}_a"].to_numpy(), paired[f"{metric}_b"].to_numpy()
+        low, high = bootstrap_ci(a - b, seed=seed)
+        records.append({
+            "model_a": model_a, "model_b": model_b, "metric": metric,
+            "mean_diff": float(np.mean(a - b)) if a.size else np.nan,
+            "ci_low": low, "ci_high": high,
+            "p_improve": probability_of_improvement(a, b, metric not in lower_is_better)
+                         if a.size else np.nan,
+            "p_value": wilcoxon_p_value(a, b), "n": int(a.size)})
+  return pd.DataFrame.from_records(records, columns=COMPARISON_COLUMNS)
+
+
+def variance_by_source(rows: pd.DataFrame, metrics: Sequence[str],
+                       total_source: str = "all") -> pd.DataFrame:
+  """Spread across seeds when only one source of randomness varies.
+
+  `rows` holds one row per member with `model`, `source` (the source varied
+  in that member's group, or `total_source` for the group varying all of
+  them) and the metrics. `variance_share` is each group's variance divided by
+  the total group's: with independent sources the shares add up to about 1;
+  what is left over or in excess is interaction and sampling noise.
+  """
+  if "diverged" in rows:
+    rows = rows[~rows["diverged"].astype(bool)]
+  records = []
+  for model, by_model in rows.groupby("model", sort=False):
+    for metric in metrics:
+      spread = {source: group[metric].to_numpy(np.float64)
+                for source, group in by_model.groupby("source", sort=False)}
+      sample_variance = lambda v: np.var(v, ddof=1) if v.size > 1 else np.nan
+      total = sample_variance(spread[total_source]) if total_source in spread else np.nan
+      for source, values in spread.items():
+        variance = sample_variance(values)
+        records.append({"model": model, "metric": metric, "source": source,
+                        "std": float(np.sqrt(variance)),
+                        "variance_share": float(variance / total) if total > 0 else np.nan,
+                        "n": int(values.size)})
+  return pd.DataFrame.from_records(records, columns=VARIANCE_COLUMNS)

@@ -143,6 +143,31 @@ def optimizer_fields(config: ml_collections.ConfigDict) -> dict[str, Any]:
   return {k: v for k, v in config.optimizer.items() if k != "name"}
 
 
+@flax.struct.dataclass
+class MemberSplit:
+  """One member's preprocessed train/test split (see `member_split`)."""
+  x_train: jax.Array
+  y_train: jax.Array
+  x_test: jax.Array
+  y_test: jax.Array
+  test_index: jax.Array
+
+
+def member_split(split_key: jax.Array, data: TabularData, test_fraction: float) -> MemberSplit:
+  """The stratified split drawn from `split_key`, preprocessed as fitted on its train rows.
+
+  The one definition of a member's data: networks call it inside the compiled
+  run and classical baselines call it on the host, so both see the same rows.
+  """
+  features, labels = jnp.asarray(data.features), jnp.asarray(data.labels)
+  train_index, test_index = stratified_split(split_key, data.labels,
+                                             data.test_counts(test_fraction))
+  preprocess = fit_preprocessor(features[train_index], data.numeric)
+  return MemberSplit(x_train=preprocess(features[train_index]), y_train=labels[train_index],
+                     x_test=preprocess(features[test_index]), y_test=labels[test_index],
+                     test_index=test_index)
+
+
 def make_train(config: ml_collections.ConfigDict, data: TabularData
                ) -> Callable[[Mapping[str, jax.Array], Mapping[str, jax.Array]], TrainOutput]:
   """Returns a pure `train(keys, hparams)` for one member.
@@ -156,16 +181,12 @@ def make_train(config: ml_collections.ConfigDict, data: TabularData
   """
   model = build_model(config)
   static, _ = optim.split_hyperparameters(config.optimizer.name, optimizer_fields(config))
-  test_counts = data.test_counts(config.data.test_fraction)
-  schedule = Schedule.from_config(config, data.num_examples - sum(test_counts))
-  features, labels = jnp.asarray(data.features), jnp.asarray(data.labels)
+  schedule = Schedule.from_config(config, data.num_train(config.data.test_fraction))
 
   def train(keys: Mapping[str, jax.Array], hparams: Mapping[str, jax.Array]) -> TrainOutput:
-    train_index, test_index = stratified_split(keys["split"], data.labels, test_counts)
-    preprocess = fit_preprocessor(features[train_index], data.numeric)
-    x_train, y_train = preprocess(features[train_index]), labels[train_index]
-    test_batch = (preprocess(features[test_index]), labels[test_index],
-                  jnp.ones(test_index.shape, jnp.float32))
+    split = member_split(keys["split"], data, config.data.test_fraction)
+    x_train, y_train, test_index = split.x_train, split.y_train, split.test_index
+    test_batch = (split.x_test, split.y_test, jnp.ones(test_index.shape, jnp.float32))
     params = model.init(keys["init"], x_train[:1])["params"]
     tx = optim.make_optimizer(config.optimizer.name, static, hparams)
     state = MemberState(params=params, opt_state=tx.init(params),

@@ -34,18 +34,27 @@ def load_config(name: str):
 
 TINY_OVERRIDES = {"num_seeds": 3, "train.epochs": 2, "train.batch_size": 256,
                   "optimizer.learning_rate": 0.02,
-                  "model.hidden_sizes": (8,)}
+                  "model.hidden_sizes": (8,), "baselines.names": (), "variance.sources": ()}
 
 
-def tiny_credit_config(**overrides):
-  """configs/credit.py shrunk to 3 seeds x 2 epochs of an (8,) MLP."""
-  config = load_config("credit")
-  for dotted, value in {**TINY_OVERRIDES, **overrides}.items():
-    node = config
-    *parents, last = dotted.split(".")
-    for parent in parents:
-      node = node[parent]
+def set_field(config, dotted: str, value) -> None:
+  """Sets `config.<dotted>`, type checks off, so tests can also plant wrong types."""
+  *parents, last = dotted.split(".")
+  node = config
+  for parent in parents:
+    node = node[parent]
+  with node.ignore_type():
     node[last] = value
+
+
+def tiny_credit_config(dotted=None, **top_level):
+  """configs/credit.py shrunk to 3 seeds x 2 epochs of an (8,) MLP, no baselines.
+
+  `dotted` overrides nested fields ({"train.epochs": 3}); keywords top-level ones.
+  """
+  config = load_config("credit")
+  for field, value in {**TINY_OVERRIDES, **(dotted or {}), **top_level}.items():
+    set_field(config, field, value)
   return config
 
 
@@ -58,4 +67,5 @@ def launch(*args, cwd=ROOT, timeout=300):
 
 TINY_FLAGS = ("--config.num_seeds=2", "--config.train.epochs=2",
               "--config.optimizer.learning_rate=0.02",
-              "--config.train.batch_size=512", "--config.model.hidden_sizes=(8,)")
+              "--config.train.batch_size=512", "--config.model.hidden_sizes=(8,)",
+              "--config.baselines.names=()", "--config.variance.sources=()")

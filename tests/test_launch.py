@@ -25,13 +25,16 @@ def test_launch_runs_a_csv_study_and_prints_the_table(tmp_path, bank_csv):
   workdir = tmp_path / "run"
   result = launch("--config=configs/credit.py", f"--workdir={workdir}", *TINY_FLAGS,
                   "--config.data.name=csv", f"--config.data.path={bank_csv}",
-                  "--config.data.target=default", "--config.data.positive=1")
+                  "--config.data.target=default", "--config.data.positive=1",
+                  "--config.baselines.names=('logistic_regression',)")
   assert result.returncode == 0, result.stderr[-3000:]
   table = result.stdout.splitlines()
   assert table[0].split()[:3] == ["model", "n", "auc"]
-  assert table[2].startswith("mlp ") and f"results in {workdir}" in result.stdout
+  assert table[2].startswith("mlp ") and table[3].startswith("logistic_regression ")
+  assert any(line.startswith("auc") and "P(better)" not in line for line in table[5:])
+  assert f"results in {workdir}" in result.stdout
   seeds = pd.read_csv(workdir / "seeds.csv")
-  assert len(seeds) == 2 and seeds["auc"].between(0.5, 1).all()
+  assert len(seeds) == 4 and seeds["auc"].between(0.5, 1).all()
 
 
 def _write(path, frame):

@@ -23,15 +23,15 @@ def tiny_run(tmp_path_factory):
 
 def test_workdir_files_and_columns(tiny_run):
   files = sorted(os.listdir(tiny_run.workdir))
-  assert files == ["config.json", "curves.csv", "predictions.csv", "run.json", "seeds.csv",
-                   "summary.csv"]
+  assert files == ["comparison.csv", "config.json", "curves.csv", "predictions.csv", "run.json",
+                   "seeds.csv", "summary.csv"]
   seeds = pd.read_csv(os.path.join(tiny_run.workdir, "seeds.csv"))
   assert list(seeds.columns[:2]) == ["model", "seed"]
   assert set(METRICS + ["train_seconds", "diverged"]) <= set(seeds.columns)
   assert seeds["seed"].tolist() == [0, 1, 2] and (seeds["model"] == "mlp").all()
   summary = pd.read_csv(os.path.join(tiny_run.workdir, "summary.csv"))
   assert list(summary.columns) == ["model", "metric", "mean", "std", "min", "max", "ci_low",
-                                   "ci_high", "n"]
+                                   "ci_high", "n", "median", "iqm"]
   assert summary["metric"].tolist() == METRICS and (summary["n"] == 3).all()
   auc = summary.set_index("metric").loc["auc"]
   assert auc["mean"] == pytest.approx(seeds["auc"].mean())
@@ -102,18 +102,15 @@ def test_vary_nothing_gives_identical_members(tmp_path):
     ({"optimizer.name": "adma"}, "unknown optimizer 'adma': did you mean 'adam'"),
     ({"optimizer.learning_rate": -0.1}, "learning_rate must be > 0"),
     ({"vary": ("init", "seed")}, "vary names unknown source 'seed'"),
+    ({"variance.sources": ("init", "weights")}, "variance.sources names unknown source 'weights'"),
+    ({"baselines.names": ("random_forrest",)}, "did you mean 'random_forest'"),
+    ({"baselines.names": ("random_forest",), "baselines.random_forest.n_trees": 10},
+     "baseline 'random_forest' takes no field 'n_trees'"),
     ({"data.target": "status"}, "target column 'status' is not in credit_data"),
 ])
 def test_bad_config_fails_before_writing_anything(tmp_path, overrides, message):
   workdir = tmp_path / "never"
-  config = tiny_credit_config()
-  for dotted, value in overrides.items():  # unlocked, so wrong types get through to the checks
-    node = config
-    *parents, last = dotted.split(".")
-    for parent in parents:
-      node = node[parent]
-    with node.ignore_type():
-      node[last] = value
+  config = tiny_credit_config(overrides)
   with pytest.raises(UserError, match=message):
     research.run(config, str(workdir))
   assert not workdir.exists()

@@ -1,27 +1,76 @@
-"""A compact table of a summary for the terminal."""
+"""Compact tables of a run's results for the terminal."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import numpy as np
 import pandas as pd
 
 
+def _render(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+  widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+  line = lambda row: "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip()
+  return "\n".join([line(header), line(["-" * w for w in widths])] + [line(r) for r in rows])
+
+
+def _mean_std(mean: float, std: float) -> str:
+  return f"{mean:.4f}" + (f" ± {std:.4f}" if np.isfinite(std) else "")
+
+
 def format_summary(summary: pd.DataFrame, metrics: Sequence[str]) -> str:
   """One line per model: `mean ± std` per metric, and the 95% CI of the first."""
   head = metrics[0]
-  header = ["model", "n"] + list(metrics) + [f"{head} 95% CI"]
-  lines = []
+  rows = []
   for model, group in summary.groupby("model", sort=False):
     by_metric = group.set_index("metric")
-    cells = [str(model), str(int(by_metric.loc[head, "n"]))]
-    for metric in metrics:
-      mean, std = by_metric.loc[metric, "mean"], by_metric.loc[metric, "std"]
-      cells.append(f"{mean:.4f}" + (f" ± {std:.4f}" if np.isfinite(std) else ""))
     low, high = by_metric.loc[head, "ci_low"], by_metric.loc[head, "ci_high"]
-    cells.append(f"[{low:.4f}, {high:.4f}]" if np.isfinite(low) else "-")
-    lines.append(cells)
-  widths = [max(len(row[i]) for row in [header] + lines) for i in range(len(header))]
-  render = lambda row: "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip()
-  return "\n".join([render(header), render(["-" * w for w in widths])] + [render(r) for r in lines])
+    rows.append([str(model), str(int(by_metric.loc[head, "n"]))] +
+                [_mean_std(by_metric.loc[m, "mean"], by_metric.loc[m, "std"]) for m in metrics] +
+                [f"[{low:.4f}, {high:.4f}]" if np.isfinite(low) else "-"])
+  return _render(["model", "n", *metrics, f"{head} 95% CI"], rows)
+
+
+def _oriented(comparison: pd.DataFrame, metric: str, a: str, b: str) -> list[str] | None:
+  """`a` minus `b` on `metric` as table cells, whichever order the pair was stored in."""
+  rows = comparison[(comparison["metric"] == metric) &
+                    (((comparison["model_a"] == a) & (comparison["model_b"] == b)) |
+                     ((comparison["model_a"] == b) & (comparison["model_b"] == a)))]
+  if rows.empty:
+    return None
+  pair = rows.iloc[0]
+  sign = 1 if pair["model_a"] == a else -1
+  low, high = sorted((sign * pair["ci_low"], sign * pair["ci_high"]))
+  p_improve = pair["p_improve"] if sign == 1 else 1 - pair["p_improve"]
+  return [f"{sign * pair['mean_diff']:+.4f}",
+          f"[{low:+.4f}, {high:+.4f}]" if np.isfinite(low) else "-",
+          f"{p_improve:.2f}", f"{pair['p_value']:.2g}"]
+
+
+def format_comparison(summary: pd.DataFrame, comparison: pd.DataFrame, metrics: Sequence[str],
+                      lower_is_better: Collection[str]) -> str:
+  """Per metric the best model against the runner-up; then the first model (the
+  network) against each other model on the first metric. Differences are
+  paired by seed; P is the probability that the first-named model is better."""
+  header = ["metric", "model", "vs", "diff", "95% CI", "P(better)", "Wilcoxon p"]
+  rows = []
+  for metric in metrics:
+    means = summary[summary["metric"] == metric].set_index("model")["mean"].dropna()
+    ranked = means.sort_values(ascending=metric in lower_is_better).index
+    if len(ranked) > 1 and (cells := _oriented(comparison, metric, ranked[0], ranked[1])):
+      rows.append([metric, f"{ranked[0]} (best)", ranked[1], *cells])
+  models = list(dict.fromkeys(summary["model"]))
+  for other in models[1:]:
+    if cells := _oriented(comparison, metrics[0], models[0], other):
+      rows.append([metrics[0], models[0], other, *cells])
+  return _render(header, rows) if rows else ""
+
+
+def format_variance(variance: pd.DataFrame, metric: str) -> str:
+  """One line per model: the metric's std across seeds, then by source."""
+  lines = []
+  for model, group in variance[variance["metric"] == metric].groupby("model", sort=False):
+    parts = [f"{r.source} {r.std:.4f} ({r.variance_share:.0%} of variance)"
+             for r in group.itertuples() if r.source != group.iloc[0]["source"]]
+    lines.append(f"{model} {metric} std {group.iloc[0]['std']:.4f}: " + ", ".join(parts))
+  return "\n".join(lines)

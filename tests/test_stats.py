@@ -1,0 +1,90 @@
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats as scipy_stats
+
+from research import stats
+
+
+def test_bootstrap_ci_is_reproducible_and_seed_dependent():
+  values = np.random.default_rng(0).normal(size=20)
+  assert stats.bootstrap_ci(values, seed=3) == stats.bootstrap_ci(values, seed=3)
+  assert stats.bootstrap_ci(values, seed=3) != stats.bootstrap_ci(values, seed=4)
+
+
+def test_bootstrap_ci_covers_the_true_mean_at_about_the_nominal_rate():
+  rng = np.random.default_rng(1)
+  trials, hits = 200, 0
+  for trial in range(trials):
+    sample = rng.exponential(scale=2.0, size=40)  # skewed, true mean 2
+    low, high = stats.bootstrap_ci(sample, seed=trial, num_resamples=2000)
+    hits += low <= 2.0 <= high
+  assert 0.88 <= hits / trials <= 0.99  # nominal 0.95; 200 trials give about ±0.03
+
+
+def test_bootstrap_ci_degenerate_inputs():
+  assert np.isnan(stats.bootstrap_ci([0.8])).all()
+  assert stats.bootstrap_ci([0.8, 0.8, 0.8]) == (0.8, 0.8)
+
+
+def test_interquartile_mean_ignores_outlying_seeds():
+  values = np.array([0.80, 0.81, 0.82, 0.83, 0.84, 0.85, 0.86, 0.10])
+  assert stats.interquartile_mean(values) == pytest.approx(np.mean([0.81, 0.82, 0.83, 0.84]))
+
+
+def test_paired_wilcoxon_matches_scipy():
+  rng = np.random.default_rng(2)
+  a, b = rng.normal(0.84, 0.01, 16), rng.normal(0.83, 0.01, 16)
+  assert stats.wilcoxon_p_value(a, b) == pytest.approx(scipy_stats.wilcoxon(a, b).pvalue,
+                                                       rel=1e-12)
+  assert stats.wilcoxon_p_value(a, a) == 1.0
+
+
+def test_probability_of_improvement_counts_ties_half_and_respects_direction():
+  a = np.array([0.9, 0.8, 0.7, 0.6])
+  b = np.array([0.8, 0.8, 0.8, 0.5])
+  assert stats.probability_of_improvement(a, b, higher_is_better=True) == pytest.approx(0.625)
+  assert stats.probability_of_improvement(a, b, higher_is_better=False) == pytest.approx(0.375)
+
+
+def _rows():
+  rng = np.random.default_rng(3)
+  seeds = np.arange(12)
+  auc = rng.normal(0.80, 0.01, 12)
+  return pd.DataFrame({
+      "model": ["net"] * 12 + ["tree"] * 12, "seed": np.concatenate([seeds, seeds]),
+      "auc": np.concatenate([auc + 0.02, auc]),  # net better by 0.02 on every seed
+      "log_loss": np.concatenate([np.full(12, 0.40), np.full(12, 0.45)]),
+      "diverged": False})
+
+
+def test_compare_pairs_by_seed_and_orients_lower_is_better():
+  table = stats.compare(_rows(), ["auc", "log_loss"], frozenset({"log_loss"}))
+  auc = table[table["metric"] == "auc"].iloc[0]
+  assert (auc["model_a"], auc["model_b"], auc["n"]) == ("net", "tree", 12)
+  assert auc["mean_diff"] == pytest.approx(0.02)
+  assert auc["ci_low"] == pytest.approx(0.02) and auc["ci_high"] == pytest.approx(0.02)
+  assert auc["p_improve"] == 1.0
+  loss = table[table["metric"] == "log_loss"].iloc[0]
+  assert loss["mean_diff"] == pytest.approx(-0.05) and loss["p_improve"] == 1.0
+  assert loss["p_value"] == pytest.approx(scipy_stats.wilcoxon(np.full(12, -0.05)).pvalue)
+
+
+def test_diverged_members_are_left_out_of_summary_and_comparison():
+  rows = _rows()
+  rows.loc[0, ["auc", "diverged"]] = [np.nan, True]
+  summary = stats.summarize(rows, ["auc"])
+  assert summary.set_index("model").loc["net", "n"] == 11
+  assert summary[["mean", "std", "ci_low", "ci_high"]].notna().all().all()
+  assert stats.compare(rows, ["auc"], frozenset()).iloc[0]["n"] == 11
+
+
+def test_variance_by_source_shares():
+  rows = pd.DataFrame({
+      "model": "net",
+      "source": ["all"] * 4 + ["split"] * 4 + ["order"] * 4,
+      "auc": [0.80, 0.82, 0.84, 0.86, 0.80, 0.82, 0.84, 0.86, 0.83, 0.83, 0.83, 0.83]})
+  table = stats.variance_by_source(rows, ["auc"]).set_index("source")
+  assert table.loc["all", "variance_share"] == pytest.approx(1.0)
+  assert table.loc["split", "variance_share"] == pytest.approx(1.0)
+  assert table.loc["order", "std"] == 0.0 and table.loc["order", "variance_share"] == 0.0
