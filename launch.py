@@ -65,6 +65,8 @@ def main(argv):
   except UserError as e:
     print(f"error: {e}", file=sys.stderr)
     sys.exit(2)
+  if result.resumed_finished:
+    print(f"{result.workdir} already holds this finished run; nothing to do")
   print(terminal.format_summary(result.summary, result.metrics))
   print()
   print(terminal.format_comparison(result.summary, result.comparison, result.metrics,

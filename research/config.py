@@ -13,6 +13,7 @@ from research.errors import UserError
 _NUMBERS = {
     "num_seeds": (int, 1),
     "seed": (int, 0),
+    "chunk_size": (int, 0),
     "train.epochs": (int, 1),
     "train.batch_size": (int, 0),
     "data.test_fraction": (float, None),

@@ -6,12 +6,14 @@ complete new one, never half of it.
 
 from __future__ import annotations
 
+import enum
 import json
 import os
 import tempfile
 from collections.abc import Callable
 from typing import IO, Any
 
+import numpy as np
 import pandas as pd
 
 from research.errors import UserError
@@ -25,15 +27,16 @@ RUN_FILE = "run.json"
 COMPARISON_FILE = "comparison.csv"
 VARIANCE_FILE = "variance.csv"
 VARIANCE_MEMBERS_FILE = "variance_members.csv"
+CHUNKS_DIR = "chunks"  # raw per-chunk outputs: what a resumed run picks up
 
 
-def write_atomic(path: str, write: Callable[[IO[str]], Any]) -> None:
+def write_atomic(path: str, write: Callable[[IO], Any], binary: bool = False) -> None:
   """Calls `write(file)` on a temp file beside `path`, then renames it over `path`."""
   folder = os.path.dirname(os.path.abspath(path))
   handle, temp_path = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.",
                                        suffix=".tmp")
   try:
-    with os.fdopen(handle, "w", newline="") as file:
+    with os.fdopen(handle, "wb") if binary else os.fdopen(handle, "w", newline="") as file:
       write(file)
       file.flush()
       os.fsync(file.fileno())
@@ -53,12 +56,72 @@ def write_json(path: str, value: Any) -> None:
   write_atomic(path, lambda f: json.dump(value, f, indent=2, sort_keys=True, default=str))
 
 
-def prepare_workdir(workdir: str) -> str:
-  """Creates `workdir`; refuses one that already holds results."""
+def write_arrays(path: str, arrays: dict[str, np.ndarray]) -> None:
+  """Saves plain numeric arrays as `.npz` (no pickled objects), atomically."""
+  write_atomic(path, lambda f: np.savez(f, **arrays), binary=True)
+
+
+def read_arrays(path: str) -> dict[str, np.ndarray]:
+  with np.load(path, allow_pickle=False) as saved:
+    return {name: saved[name] for name in saved.files}
+
+
+class WorkdirState(enum.Enum):
+  NEW = "new"  # nothing there yet
+  RESUME = "resume"  # the same config was started there and did not finish
+  FINISHED = "finished"  # the same config finished there
+
+
+def check_workdir(workdir: str, config: dict[str, Any]) -> WorkdirState:
+  """What `workdir` holds for `config`; reads only, creates nothing.
+
+  Raises:
+    UserError: the folder is a file, or holds a run of another config.
+  """
   if os.path.exists(workdir) and not os.path.isdir(workdir):
     raise UserError(f"--workdir {workdir} is a file; pass a folder")
-  if os.path.exists(os.path.join(workdir, SEEDS_FILE)):
-    raise UserError(f"--workdir {workdir} already holds results ({SEEDS_FILE}); "
-                    "pass a new --workdir")
-  os.makedirs(workdir, exist_ok=True)
-  return workdir
+  config_path = os.path.join(workdir, CONFIG_FILE)
+  if not os.path.exists(config_path):
+    if os.path.exists(os.path.join(workdir, SEEDS_FILE)):
+      raise UserError(f"--workdir {workdir} holds results but no {CONFIG_FILE}; "
+                      "pass a new --workdir")
+    return WorkdirState.NEW
+  with open(config_path) as file:
+    saved = json.load(file)
+  if saved != _as_json(config):
+    field = _first_difference(saved, _as_json(config))
+    raise UserError(f"--workdir {workdir} holds a run of another config ({field}); "
+                    "rerun with the same config to resume it, or pass a new --workdir")
+  finished = os.path.exists(os.path.join(workdir, SEEDS_FILE))
+  return WorkdirState.FINISHED if finished else WorkdirState.RESUME
+
+
+def start_workdir(workdir: str, config: dict[str, Any]) -> None:
+  """Creates `workdir` and its chunk folder, and saves the config once.
+
+  Temp files left by writes that a killed run never finished are removed.
+  """
+  os.makedirs(os.path.join(workdir, CHUNKS_DIR), exist_ok=True)
+  for folder in (workdir, os.path.join(workdir, CHUNKS_DIR)):
+    for name in os.listdir(folder):
+      if name.startswith(".") and name.endswith(".tmp"):
+        os.unlink(os.path.join(folder, name))
+  if not os.path.exists(os.path.join(workdir, CONFIG_FILE)):
+    write_json(os.path.join(workdir, CONFIG_FILE), config)
+
+
+def _as_json(value: Any) -> Any:
+  return json.loads(json.dumps(value, sort_keys=True, default=str))
+
+
+def _first_difference(saved: Any, wanted: Any, prefix: str = "") -> str:
+  if isinstance(saved, dict) and isinstance(wanted, dict):
+    for key in sorted(set(saved) | set(wanted)):
+      if saved.get(key, _MISSING) != wanted.get(key, _MISSING):
+        return _first_difference(saved.get(key, _MISSING), wanted.get(key, _MISSING),
+                                 f"{prefix}{key}.")
+  shown = lambda v: "absent" if v is _MISSING else json.dumps(v)
+  return f"{prefix.rstrip('.')}: {shown(saved)} there, {shown(wanted)} now"
+
+
+_MISSING = object()

@@ -19,7 +19,7 @@ import sklearn
 from absl import logging
 
 import research.models  # noqa: F401  (registers the models)
-from research import baselines, evaluate, metrics, results, seeding, stats
+from research import baselines, evaluate, execute, metrics, results, seeding, stats
 from research.config import check_config
 from research.data import TabularData, encode_table, get_loader
 from research.plugins import load_plugins
@@ -27,6 +27,10 @@ from research.train import make_train, member_hparams
 
 # Bitwise-reproducible random bits however the computation is sharded.
 jax.config.update("jax_threefry_partitionable", True)
+
+
+METRIC_NAMES = tuple(metrics.CLASSIFICATION)
+LOWER_IS_BETTER = metrics.LOWER_IS_BETTER
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,8 +41,9 @@ class RunResult:
   summary: pd.DataFrame
   comparison: pd.DataFrame
   variance: pd.DataFrame
-  metrics: tuple[str, ...]
-  lower_is_better: frozenset[str]
+  metrics: tuple[str, ...] = METRIC_NAMES
+  lower_is_better: frozenset[str] = LOWER_IS_BETTER
+  resumed_finished: bool = False
 
 
 def load_data(config: ml_collections.ConfigDict) -> tuple[TabularData, str]:
@@ -56,16 +61,21 @@ def load_data(config: ml_collections.ConfigDict) -> tuple[TabularData, str]:
 
 def run(config: ml_collections.ConfigDict, workdir: str,
         plugin_dirs: Sequence[str] = ()) -> RunResult:
-  """Trains every member in one compiled program, fits the baselines, writes the workdir.
+  """Trains every member, fits the baselines, writes the workdir; resumes a killed run.
 
   Every check on the config, the data and the plugins runs (and the program
   compiles) before the workdir is created, so bad input leaves nothing behind.
+  Rerun with the same `workdir` and config, it skips the chunks already saved.
 
   Raises:
-    UserError: bad config, data or plugin, with a one-line message.
+    UserError: bad config, data or plugin, or a workdir holding another config.
   """
   load_plugins(plugin_dirs)
   check_config(config)
+  state = results.check_workdir(workdir, config.to_dict())
+  if state is results.WorkdirState.FINISHED:
+    logging.info("%s already holds the finished run of this config; nothing to do", workdir)
+    return read_result(workdir)
   baseline_names, baseline_options = _baseline_settings(config)
   baselines.check_baselines(baseline_names, baseline_options)
   data, source = load_data(config)
@@ -74,75 +84,67 @@ def run(config: ml_collections.ConfigDict, workdir: str,
   groups = seeding.member_groups(config.seed, config.num_seeds, config.vary,
                                  variance.get("sources", ()), variance.get("num_seeds", 0))
   keys = seeding.group_keys(groups, config.seed)
-  num_members = sum(len(g.seeds) for g in groups)
-  hparams = member_hparams(config, num_members)
+  hparams = member_hparams(config, len(keys["split"]))
+  compiled = execute.compile_members(train, keys, hparams, config.get("chunk_size", 0))
+  logging.info("Members: %s", ", ".join(f"{g.source}: {len(g.seeds)}" for g in groups))
 
-  start = time.perf_counter()
-  compiled = jax.jit(jax.vmap(train)).lower(keys, hparams).compile()
-  compile_seconds = time.perf_counter() - start
-  logging.info("Compiled %d members (%s) in %.1f s", num_members,
-               ", ".join(f"{g.source}: {len(g.seeds)}" for g in groups), compile_seconds)
-
-  results.prepare_workdir(workdir)
-  results.write_json(os.path.join(workdir, results.CONFIG_FILE), config.to_dict())
-  main = slice(0, config.num_seeds)
+  results.start_workdir(workdir, config.to_dict())
+  if state is results.WorkdirState.RESUME:
+    logging.info("Resuming the run in %s", workdir)
   main_seeds = groups[0].seeds
   random_states = main_seeds if "init" in groups[0].vary else np.full_like(main_seeds,
                                                                             config.seed)
-  # The baselines fit on host threads while the compiled run (which releases
+  # The baselines fit on a host thread while the compiled run (which releases
   # the GIL and keeps about one core busy on CPU) trains the networks.
   with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
     start = time.perf_counter()
-    baseline_future = pool.submit(baselines.run_baselines, baseline_names, baseline_options,
-                                  data, config.data.test_fraction, keys["split"][main],
-                                  random_states)
-    output = jax.device_get(jax.block_until_ready(compiled(keys, hparams)))
-    run_seconds = time.perf_counter() - start
-    logging.info("Trained %d members in %.1f s", num_members, run_seconds)
-    fitted = baseline_future.result()
-    if fitted:
-      logging.info("Fitted %d baselines x %d seeds in %.1f s", len(baseline_names),
-                   config.num_seeds, time.perf_counter() - start)
+    fitting = pool.submit(_fit_baselines, workdir, baseline_names, baseline_options, data,
+                          config.data.test_fraction, keys["split"][:len(main_seeds)],
+                          random_states)
+    output = execute.run_members(compiled, keys, hparams, workdir)
+    logging.info("Trained %d members in %.1f s", len(keys["split"]),
+                 time.perf_counter() - start)
+    fitted = fitting.result()
 
   model = config.model.name
   all_seeds = np.concatenate([g.seeds for g in groups])
-  sources = np.concatenate([[g.source] * len(g.seeds) for g in groups])
-  network = evaluate.member_rows(model, all_seeds, data.labels, output.test_index,
-                                 output.test_prob, run_seconds / num_members,
-                                 output.diverged, output.diverged_epoch)
-  baseline_rows = [evaluate.member_rows(f.name, [main_seeds[f.member]], data.labels,
-                                        f.test_index[None], f.test_prob[None], f.train_seconds)
-                   for f in fitted]
-  seed_table = pd.concat([network.iloc[main]] + baseline_rows, ignore_index=True)
+  network = evaluate.member_rows(model, all_seeds, data.labels, output["test_index"],
+                                 output["test_prob"], output["seconds"], output["diverged"],
+                                 output["diverged_epoch"])
+  main = slice(0, len(main_seeds))
+  seed_table = pd.concat([network.iloc[main]] + [
+      evaluate.member_rows(name, main_seeds, data.labels, arrays["test_index"],
+                           arrays["test_prob"], arrays["seconds"])
+      for name, arrays in fitted.items()], ignore_index=True)
   num_diverged = int(seed_table["diverged"].sum())
   if num_diverged:
     logging.warning("%d of %d members diverged (non-finite loss or update) and are left "
                     "out of the statistics; see the diverged columns of seeds.csv",
                     num_diverged, len(seed_table))
 
-  metric_names = tuple(metrics.CLASSIFICATION)
-  summary = stats.summarize(seed_table, metric_names, seed=config.seed)
-  comparison = stats.compare(seed_table, metric_names, metrics.LOWER_IS_BETTER,
-                             seed=config.seed)
+  summary = stats.summarize(seed_table, METRIC_NAMES, seed=config.seed)
+  comparison = stats.compare(seed_table, METRIC_NAMES, LOWER_IS_BETTER, seed=config.seed)
+  sources = np.concatenate([[g.source] * len(g.seeds) for g in groups])
   variance_members = network.assign(source=sources)
-  variance_table = stats.variance_by_source(variance_members, metric_names,
+  variance_table = stats.variance_by_source(variance_members, METRIC_NAMES,
                                             total_source=groups[0].source)
 
   path = lambda name: os.path.join(workdir, name)
   results.write_csv(path(results.CURVES_FILE), evaluate.curves(
-      model, main_seeds, output.train_loss[main], output.eval_loss[main]))
+      model, main_seeds, output["train_loss"][main], output["eval_loss"][main]))
   results.write_csv(path(results.PREDICTIONS_FILE), pd.concat(
-      [evaluate.predictions(model, main_seeds, output.test_index[main], data.labels,
-                            output.test_prob[main])] +
-      [evaluate.predictions(f.name, main_seeds[f.member:f.member + 1], f.test_index[None],
-                            data.labels, f.test_prob[None]) for f in fitted],
+      [evaluate.predictions(model, main_seeds, output["test_index"][main], data.labels,
+                            output["test_prob"][main])] +
+      [evaluate.predictions(name, main_seeds, arrays["test_index"], data.labels,
+                            arrays["test_prob"]) for name, arrays in fitted.items()],
       ignore_index=True))
   if len(groups) > 1:
     results.write_csv(path(results.VARIANCE_MEMBERS_FILE), variance_members)
     results.write_csv(path(results.VARIANCE_FILE), variance_table)
   results.write_json(path(results.RUN_FILE), {
-      "compile_seconds": compile_seconds, "run_seconds": run_seconds,
-      "num_members": num_members, "devices": [str(d) for d in jax.devices()],
+      "compile_seconds": compiled.compile_seconds, "chunk_size": compiled.chunk_size,
+      "train_seconds": float(output["seconds"].sum()), "num_members": len(all_seeds),
+      "devices": [str(d) for d in jax.devices()],
       "groups": {g.source: len(g.seeds) for g in groups},
       "versions": {"jax": jax.__version__, "flax": flax.__version__,
                    "optax": optax.__version__, "numpy": np.__version__,
@@ -150,12 +152,41 @@ def run(config: ml_collections.ConfigDict, workdir: str,
       "data": {"source": source, "rows": data.num_examples,
                "features": list(data.feature_names), "positive": data.positive}})
   results.write_csv(path(results.COMPARISON_FILE), comparison)
-  results.write_csv(path(results.SEEDS_FILE), seed_table)
   results.write_csv(path(results.SUMMARY_FILE), summary)
+  results.write_csv(path(results.SEEDS_FILE), seed_table)  # last: marks the run finished
   logging.info("Wrote results to %s", workdir)
   return RunResult(workdir=workdir, seeds=seed_table, summary=summary, comparison=comparison,
-                   variance=variance_table if len(groups) > 1 else variance_table.iloc[:0],
-                   metrics=metric_names, lower_is_better=metrics.LOWER_IS_BETTER)
+                   variance=variance_table if len(groups) > 1 else variance_table.iloc[:0])
+
+
+def read_result(workdir: str) -> RunResult:
+  """The results of a finished run, from its files alone."""
+  read = lambda name: pd.read_csv(os.path.join(workdir, name))
+  has_variance = os.path.exists(os.path.join(workdir, results.VARIANCE_FILE))
+  return RunResult(workdir=workdir, seeds=read(results.SEEDS_FILE),
+                   summary=read(results.SUMMARY_FILE), comparison=read(results.COMPARISON_FILE),
+                   variance=read(results.VARIANCE_FILE) if has_variance else pd.DataFrame(
+                       columns=stats.VARIANCE_COLUMNS), resumed_finished=True)
+
+
+def _fit_baselines(workdir, names, options, data, test_fraction, split_keys, random_states
+                   ) -> dict[str, dict[str, np.ndarray]]:
+  """Fits each baseline not yet saved in `workdir` for every seed, saving each when done."""
+  fitted = {}
+  for name in names:
+    path = os.path.join(workdir, results.CHUNKS_DIR, f"baseline-{name}.npz")
+    if not os.path.exists(path):
+      start = time.perf_counter()
+      members = baselines.run_baselines([name], options, data, test_fraction, split_keys,
+                                        random_states)
+      results.write_arrays(path, {
+          "test_index": np.stack([m.test_index for m in members]),
+          "test_prob": np.stack([m.test_prob for m in members]),
+          "seconds": np.array([m.train_seconds for m in members])})
+      logging.info("Baseline %s fitted for %d seeds in %.1f s", name, len(members),
+                   time.perf_counter() - start)
+    fitted[name] = results.read_arrays(path)
+  return fitted
 
 
 def _baseline_settings(config: ml_collections.ConfigDict

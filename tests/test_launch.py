@@ -118,5 +118,5 @@ def test_existing_results_are_not_overwritten(tmp_path):
   workdir.mkdir()
   (workdir / "seeds.csv").write_text("model,seed\n")
   result = launch("--config=configs/credit.py", f"--workdir={workdir}", *TINY_FLAGS)
-  assert result.returncode == 2 and "already holds results" in result.stderr
+  assert result.returncode == 2 and "holds results but no config.json" in result.stderr
   assert (workdir / "seeds.csv").read_text() == "model,seed\n"

@@ -23,7 +23,8 @@ def tiny_run(tmp_path_factory):
 
 def test_workdir_files_and_columns(tiny_run):
   files = sorted(os.listdir(tiny_run.workdir))
-  assert files == ["comparison.csv", "config.json", "curves.csv", "predictions.csv", "run.json",
+  assert files == ["chunks", "comparison.csv", "config.json", "curves.csv", "predictions.csv",
+                   "run.json",
                    "seeds.csv", "summary.csv"]
   seeds = pd.read_csv(os.path.join(tiny_run.workdir, "seeds.csv"))
   assert list(seeds.columns[:2]) == ["model", "seed"]

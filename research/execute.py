@@ -1,0 +1,79 @@
+"""Runs the members of a study in chunks, each saved as soon as it finishes.
+
+All chunks have the same size (the last is padded with copies of its final
+member, whose outputs are dropped), so the program compiles once. A chunk's
+raw outputs go to `chunks/members-<start>-<end>.npz` atomically; a resumed run
+loads the chunks that exist and trains only the rest, so killing a run loses
+at most the chunk in flight.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from collections.abc import Callable, Mapping
+
+import jax
+import numpy as np
+from absl import logging
+
+from research import results
+
+
+@dataclasses.dataclass(frozen=True)
+class CompiledMembers:
+  """A compiled `vmap(train)` over one chunk of members."""
+  run: Callable
+  chunk_size: int
+  num_members: int
+  compile_seconds: float
+
+  def chunks(self) -> list[tuple[int, int]]:
+    return [(start, min(start + self.chunk_size, self.num_members))
+            for start in range(0, self.num_members, self.chunk_size)]
+
+
+def compile_members(train: Callable, keys: Mapping[str, jax.Array],
+                    hparams: Mapping[str, np.ndarray], chunk_size: int = 0) -> CompiledMembers:
+  """Compiles `jit(vmap(train))` for chunks of `chunk_size` members (0: all at once)."""
+  num_members = len(next(iter(keys.values())))
+  size = min(chunk_size, num_members) if chunk_size > 0 else num_members
+  chunk = lambda tree: jax.tree_util.tree_map(lambda a: a[:size], tree)
+  start = time.perf_counter()
+  compiled = jax.jit(jax.vmap(train)).lower(chunk(keys), chunk(hparams)).compile()
+  seconds = time.perf_counter() - start
+  logging.info("Compiled chunks of %d members in %.1f s", size, seconds)
+  return CompiledMembers(run=compiled, chunk_size=size, num_members=num_members,
+                         compile_seconds=seconds)
+
+
+def chunk_path(workdir: str, start: int, end: int) -> str:
+  return os.path.join(workdir, results.CHUNKS_DIR, f"members-{start:06d}-{end:06d}.npz")
+
+
+def run_members(compiled: CompiledMembers, keys: Mapping[str, jax.Array],
+                hparams: Mapping[str, np.ndarray], workdir: str) -> dict[str, np.ndarray]:
+  """Trains every chunk not yet saved in `workdir`; returns all members' outputs.
+
+  The result maps each output field to an array with the member axis first,
+  plus `seconds`: each member's share of its chunk's wall time.
+  """
+  chunks = compiled.chunks()
+  for number, (start, end) in enumerate(chunks, 1):
+    path = chunk_path(workdir, start, end)
+    if os.path.exists(path):
+      continue
+    index = np.minimum(np.arange(start, start + compiled.chunk_size), end - 1)
+    take = lambda tree: jax.tree_util.tree_map(lambda a: a[index], tree)
+    begin = time.perf_counter()
+    output = jax.device_get(jax.block_until_ready(compiled.run(take(keys), take(hparams))))
+    seconds = time.perf_counter() - begin
+    arrays = {f.name: np.asarray(getattr(output, f.name))[:end - start]
+              for f in dataclasses.fields(output)}
+    arrays["seconds"] = np.full(end - start, seconds / (end - start))
+    results.write_arrays(path, arrays)
+    logging.info("Chunk %d/%d (members %d-%d) trained in %.1f s", number, len(chunks),
+                 start, end - 1, seconds)
+  loaded = [results.read_arrays(chunk_path(workdir, start, end)) for start, end in chunks]
+  return {name: np.concatenate([chunk[name] for chunk in loaded]) for name in loaded[0]}
