@@ -94,7 +94,7 @@ def _wait_for(condition, timeout=120.0):
     time.sleep(0.01)
 
 
-@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("seed", [0, pytest.param(1, marks=pytest.mark.slow)])
 def test_sigkill_during_compilation_training_and_writing_then_resume(tmp_path, seed):
   rng = np.random.default_rng(seed)
   flags = ["--config=configs/credit.py", *TINY_FLAGS, "--config.num_seeds=8",

@@ -38,6 +38,7 @@ class TabularData:
       indicator columns).
     positive: the target value that is encoded as 1.
     negative: the other target value.
+    target: the name of the label column.
   """
   features: np.ndarray
   labels: np.ndarray
@@ -45,6 +46,7 @@ class TabularData:
   numeric: np.ndarray
   positive: str
   negative: str
+  target: str = "target"
 
   @property
   def num_examples(self) -> int:
@@ -55,6 +57,10 @@ class TabularData:
     if not 0.0 < test_fraction < 1.0:
       raise UserError(f"data.test_fraction must be between 0 and 1, got {test_fraction}")
     counts = np.bincount(self.labels, minlength=2)
+    for label, count in zip((self.negative, self.positive), counts):
+      if count < 2:
+        raise UserError(f"class {label!r} of target column {self.target!r} has only {count} "
+                        "row; a train/test split needs at least 2 rows of each class")
     test = np.clip(np.round(counts * test_fraction).astype(int), 1, counts - 1)
     return int(test[0]), int(test[1])
 
@@ -130,7 +136,7 @@ def encode_table(frame: pd.DataFrame, *, source: str, target: str, positive: str
   return TabularData(
       features=np.stack(columns, axis=1).astype(np.float32),
       labels=labels, feature_names=tuple(names), numeric=np.array(numeric),
-      positive=positive, negative=negative)
+      positive=positive, negative=negative, target=target)
 
 
 def _encode_labels(column: pd.Series, source: str, target: str, positive: str):

@@ -1,0 +1,118 @@
+"""Every kind of bad input: one clear line naming the problem and the fix, exit
+code 2, no traceback, and nothing written to the workdir."""
+
+import os
+import re
+import textwrap
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.conftest import TINY_FLAGS, launch
+
+
+def _frame(n=40, **columns):
+  rng = np.random.default_rng(0)
+  base = {"x": rng.normal(size=n), "y": np.arange(n) % 2}
+  base.update({k: v(n) if callable(v) else v for k, v in columns.items()})
+  return pd.DataFrame(base)
+
+
+def _csv(content):
+  """A case whose data is a CSV (text, a DataFrame, or None for a missing file)."""
+  def setup(tmp_path):
+    path = tmp_path / "bank.csv"
+    if isinstance(content, str):
+      path.write_text(content)
+    elif content is not None:
+      content.to_csv(path, index=False)
+    return ["--config.data.name=csv", f"--config.data.path={path}",
+            "--config.data.target=y", "--config.data.positive=1"]
+  return setup
+
+
+def _plugin(source):
+  def setup(tmp_path):
+    (tmp_path / "plugins").mkdir()
+    (tmp_path / "plugins" / "mine.py").write_text(textwrap.dedent(source))
+    return [f"--plugins={tmp_path / 'plugins'}"]
+  return setup
+
+
+def _flags(*flags):
+  return lambda tmp_path: list(flags)
+
+
+CASES = {  # name: (setup giving extra flags, pattern the error line must match)
+    "unknown_model": (_flags("--config.model.name=gru"), "unknown model 'gru'.*plugins/"),
+    "unknown_optimizer": (_flags("--config.optimizer.name=adamm"), "did you mean 'adam'"),
+    "unknown_dataset": (_flags("--config.data.name=credit"), "did you mean 'credit_data'"),
+    "unknown_baseline": (_flags("--config.baselines.names=('random_forrest',)"),
+                         "did you mean 'random_forest'"),
+    "misspelt_key": (_flags("--config.optimizer.lerning_rate=0.1"),
+                     'no field .lerning_rate.* Did you mean "learning_rate"'),
+    "misspelt_top_key": (_flags("--config.num_seed=4"), "no field 'num_seed'"),
+    "wrong_type": (_flags("--config.num_seeds=abc"), "--config.num_seeds=abc: invalid literal"),
+    "zero_seeds": (_flags("--config.num_seeds=0"), "num_seeds must be at least 1"),
+    "zero_epochs": (_flags("--config.train.epochs=0"), "train.epochs must be at least 1"),
+    "zero_width": (_flags("--config.model.hidden_sizes=(8,0)"), "positive integers"),
+    "zero_learning_rate": (_flags("--config.optimizer.learning_rate=0"),
+                           "learning_rate must be > 0"),
+    "negative_learning_rate": (_flags("--config.optimizer.learning_rate=-0.01"),
+                               "learning_rate must be > 0"),
+    "bad_test_fraction": (_flags("--config.data.test_fraction=1.0"),
+                          "test_fraction must be between 0 and 1"),
+    "unknown_vary": (_flags("--config.vary=('init','weights')"), "unknown source 'weights'"),
+    "missing_csv": (_csv(None), "does not exist"),
+    "empty_csv": (_csv(""), "is empty"),
+    "header_only_csv": (_csv("x,y\n"), "has a header but no rows"),
+    "one_row_csv": (_csv("x,y\n1.0,1\n"), r"has 1 class\(es\)"),
+    "class_with_one_row": (_csv(_frame(y=lambda n: (np.arange(n) == 0).astype(int))),
+                           "class '1' of target column 'y' has only 1 row"),
+    "missing_target": (_csv(_frame().rename(columns={"y": "label"})),
+                       "target column 'y' is not in"),
+    "one_class": (_csv(_frame(y=0)), r"has 1 class\(es\)"),
+    "three_classes": (_csv(_frame(y=lambda n: np.arange(n) % 3)), r"has 3 class\(es\)"),
+    "nan_target": (_csv(_frame(y=lambda n: np.where(np.arange(n) == 3, np.nan, np.arange(n) % 2))),
+                   "has 1 missing values; drop those rows"),
+    "free_text_column": (_csv(_frame(60, name=lambda n: [f"person {i}" for i in range(n)])),
+                         "column 'name' of .* is non-numeric with 60 distinct values"),
+    "batch_too_big": (lambda tmp_path: _csv(_frame())(tmp_path) + ["--config.train.batch_size=64"],
+                      "train.batch_size=64 is larger than the training set"),
+    "plugin_raises": (_plugin("raise RuntimeError('bad plugin')"),
+                      "mine.py failed to import: RuntimeError: bad plugin"),
+    "plugin_registers_existing_name": (
+        _plugin("from research.registry import MODELS\nMODELS.register('mlp')(object)\n"),
+        "mine.py: model 'mlp' is registered twice"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_bad_input_gives_one_clear_line_and_writes_nothing(tmp_path, case):
+  setup, pattern = CASES[case]
+  workdir = tmp_path / "run"
+  result = launch("--config=configs/credit.py", f"--workdir={workdir}", *TINY_FLAGS,
+                  *setup(tmp_path))
+  assert result.returncode == 2, (result.stdout, result.stderr[-2000:])
+  assert "Traceback" not in result.stderr
+  errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+  assert len(errors) == 1, result.stderr
+  assert re.search(pattern, errors[0]), errors[0]
+  assert not os.path.exists(workdir)
+
+
+def test_missing_config_file(tmp_path):
+  result = launch("--config=configs/nope.py", f"--workdir={tmp_path / 'run'}", *TINY_FLAGS)
+  assert result.returncode == 2 and not os.path.exists(tmp_path / "run")
+  assert result.stderr.strip().splitlines()[-1] == (
+      "error: config file configs/nope.py does not exist; e.g. --config=configs/credit.py")
+
+
+def test_results_without_a_config_are_not_overwritten(tmp_path):
+  workdir = tmp_path / "run"
+  workdir.mkdir()
+  (workdir / "seeds.csv").write_text("model,seed\n")
+  result = launch("--config=configs/credit.py", f"--workdir={workdir}", *TINY_FLAGS)
+  assert result.returncode == 2 and "holds results but no config.json" in result.stderr
+  assert (workdir / "seeds.csv").read_text() == "model,seed\n"
