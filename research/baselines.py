@@ -120,7 +120,9 @@ def run_baselines(names: Sequence[str], options: dict[str, dict[str, Any]],
     estimator = BASELINES.get(name)(random_state=int(random_states[member]),
                                     **options.get(name, {}))
     start = time.perf_counter()
-    estimator.fit(splits.x_train[member], splits.y_train[member])
+    # OpenMP thread limits are per thread, so set inside the worker thread.
+    with threadpoolctl.threadpool_limits(limits=1):
+      estimator.fit(splits.x_train[member], splits.y_train[member])
     seconds = time.perf_counter() - start
     prob = estimator.predict_proba(splits.x_test[member])[:, 1]
     return BaselineResult(name=name, member=member, test_index=splits.test_index[member],
@@ -130,6 +132,5 @@ def run_baselines(names: Sequence[str], options: dict[str, dict[str, Any]],
   # Threads, not processes: scikit-learn releases the GIL in its fits, and plugin
   # baselines registered in this process stay visible. One OpenMP/BLAS thread
   # per fit: parallelism comes from fitting several at once, not oversubscription.
-  with threadpoolctl.threadpool_limits(limits=1):
-    return joblib.Parallel(n_jobs=n_jobs, backend="threading")(
-        joblib.delayed(fit)(*job) for job in jobs)
+  return joblib.Parallel(n_jobs=n_jobs, backend="threading")(
+      joblib.delayed(fit)(*job) for job in jobs)
