@@ -133,6 +133,9 @@ def build_model(config: ml_collections.ConfigDict) -> nn.Module:
   """The model named by `config.model.name`, its other fields as arguments."""
   fields = {k: v for k, v in config.model.items() if k != "name"}
   model_cls = MODELS.get(config.model.name)
+  if getattr(model_cls, "sequence_model", False):
+    raise UserError(f"model {config.model.name!r} is a recurrent sequence model; a tabular "
+                    "study needs a tabular model such as 'mlp'")
   try:
     return model_cls(**fields)
   except TypeError as e:

@@ -10,12 +10,14 @@ from research.registry import ACTIVATIONS, MODELS
 
 
 @pytest.mark.parametrize("name", MODELS.names())
-def test_every_model_maps_features_to_one_logit(name):
-  model = MODELS.get(name)()
-  x = jnp.ones((5, 7))
+def test_every_model_runs_forward(name):
+  factory = MODELS.get(name)
+  model = factory()
+  sequence = getattr(factory, "sequence_model", False)
+  x = jnp.ones((5, 9, 7) if sequence else (5, 7))
   variables = model.init(jax.random.key(0), x)
-  logits = model.apply(variables, x)
-  assert logits.shape == (5,) and bool(jnp.all(jnp.isfinite(logits)))
+  out = model.apply(variables, x)
+  assert out.shape == ((5, 1) if sequence else (5,)) and bool(jnp.all(jnp.isfinite(out)))
 
 
 @pytest.mark.parametrize("activation", ACTIVATIONS.names())

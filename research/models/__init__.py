@@ -1,3 +1,3 @@
 """Flax models; importing this package registers them in `MODELS`."""
 
-from research.models import activations, mlp  # noqa: F401  (registers)
+from research.models import activations, mlp, rnn  # noqa: F401  (registers)

@@ -1,0 +1,179 @@
+"""Recurrent networks: Elman (SimpleRNN), LSTM and GRU, stacked and bidirectional.
+
+Every layer computes its input projection for all time steps in one matmul,
+then runs a `lax.scan` in which only the hidden-to-hidden product happens.
+Gate conventions follow PyTorch and Keras:
+
+* Elman: `h = act(x W + b + h_prev U)`, `act` tanh by default (sigmoid gives
+  the textbook Elman network).
+* LSTM: `[i, f, g, o] = x W + b + h_prev U`; `c = σ(f) c_prev + σ(i) tanh(g)`;
+  `h = σ(o) tanh(c)`. The forget-gate bias starts at 1 (Jozefowicz et al. 2015).
+* GRU: `[r, z, n]` with the reset gate applied after the hidden matmul
+  (PyTorch, Keras `reset_after=True`): `r = σ(x W_r + b_r + h U_r + c_r)`,
+  `z = σ(x W_z + b_z + h U_z + c_z)`, `n = tanh(x W_n + b_n + r (h U_n + c_n))`,
+  `h = (1 - z) n + z h_prev`.
+
+Inputs are `[batch, time, features]`. Many-to-one models read the last step
+(for a bidirectional layer, the forward direction's last step and the backward
+direction's first); many-to-many models emit an output at every step, with the
+state carried from step to step (not bidirectional: that would see the future).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from research.errors import UserError
+from research.registry import ACTIVATIONS, MODELS
+
+GATES = {"elman": 1, "lstm": 4, "gru": 3}
+
+
+def elman_step(h, x_proj, recurrent, activation):
+  """One Elman step from the precomputed input projection."""
+  return activation(x_proj + h @ recurrent["kernel"])
+
+
+def lstm_step(carry, x_proj, recurrent):
+  """One LSTM step; `carry` is `(c, h)`."""
+  c, h = carry
+  i, f, g, o = jnp.split(x_proj + h @ recurrent["kernel"], 4, axis=-1)
+  c = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g)
+  return c, jax.nn.sigmoid(o) * jnp.tanh(c)
+
+
+def gru_step(h, x_proj, recurrent):
+  """One GRU step, reset gate after the hidden matmul."""
+  x_r, x_z, x_n = jnp.split(x_proj, 3, axis=-1)
+  h_r, h_z, h_n = jnp.split(h @ recurrent["kernel"] + recurrent["bias"], 3, axis=-1)
+  r = jax.nn.sigmoid(x_r + h_r)
+  z = jax.nn.sigmoid(x_z + h_z)
+  n = jnp.tanh(x_n + r * h_n)
+  return (1 - z) * n + z * h
+
+
+class RecurrentLayer(nn.Module):
+  """One direction of one recurrent layer; returns the outputs of every step."""
+  cell: str
+  hidden_size: int
+  activation: str = "tanh"
+  reverse: bool = False
+
+  @nn.compact
+  def __call__(self, inputs: jax.Array) -> jax.Array:
+    gates, size = GATES[self.cell], self.hidden_size
+    bias_init = nn.initializers.zeros
+    if self.cell == "lstm":  # forget-gate bias 1
+      bias_init = lambda key, shape, dtype=jnp.float32: jnp.zeros(shape, dtype).at[
+          size:2 * size].set(1.0)
+    x_proj = nn.Dense(gates * size, bias_init=bias_init, name="input")(inputs)  # hoisted
+    recurrent = {"kernel": self.param("recurrent_kernel", nn.initializers.orthogonal(),
+                                      (size, gates * size))}
+    if self.cell == "gru":
+      recurrent["bias"] = self.param("recurrent_bias", nn.initializers.zeros, (gates * size,))
+    batch = inputs.shape[:-2]
+    h0 = jnp.zeros(batch + (size,), x_proj.dtype)
+    if self.cell == "elman":
+      activation = ACTIVATIONS.get(self.activation)
+      step = lambda h, xp: (elman_step(h, xp, recurrent, activation),) * 2
+      carry = h0
+    elif self.cell == "lstm":
+      step = lambda c_h, xp: (lambda new: (new, new[1]))(lstm_step(c_h, xp, recurrent))
+      carry = (h0, h0)
+    else:
+      step = lambda h, xp: (gru_step(h, xp, recurrent),) * 2
+      carry = h0
+    time_major = jnp.moveaxis(x_proj, -2, 0)
+    _, outputs = jax.lax.scan(step, carry, time_major, reverse=self.reverse)
+    return jnp.moveaxis(outputs, 0, -2)
+
+
+class RecurrentNetwork(nn.Module):
+  """Stacked (optionally bidirectional) recurrent layers, a dense head, an output layer.
+
+  Attributes:
+    cell: 'elman', 'lstm' or 'gru' (set by the registered name).
+    hidden_sizes: units per recurrent layer, input side first.
+    bidirectional: run each layer both ways and concatenate (many-to-one only).
+    dropout: rate between recurrent layers and before the head.
+    activation: the Elman activation (tanh; sigmoid for the textbook network).
+    head: widths of dense layers after the recurrence.
+    head_activation: their activation.
+    outputs: values predicted per step (e.g. 1, or 24 hourly loads).
+    output_scale: a fixed multiplier on the output (some published Keras models).
+    many_to_many: emit an output at every step instead of after the last.
+    l1, l2: penalties on the output layer's kernel, added to the training loss.
+  """
+  cell: str = "lstm"
+  hidden_sizes: Sequence[int] = (64,)
+  bidirectional: bool = False
+  dropout: float = 0.0
+  activation: str = "tanh"
+  head: Sequence[int] = ()
+  head_activation: str = "relu"
+  outputs: int = 1
+  output_scale: float = 1.0
+  many_to_many: bool = False
+  l1: float = 0.0
+  l2: float = 0.0
+
+  def __post_init__(self):
+    ACTIVATIONS.get(self.activation)
+    ACTIVATIONS.get(self.head_activation)
+    for field, sizes in (("hidden_sizes", self.hidden_sizes), ("head", self.head)):
+      if any(not isinstance(s, int) or isinstance(s, bool) or s < 1 for s in tuple(sizes)):
+        raise UserError(f"model.{field} must be positive integers, got {tuple(sizes)!r}")
+    if not tuple(self.hidden_sizes):
+      raise UserError("model.hidden_sizes needs at least one recurrent layer, e.g. (64,)")
+    if self.many_to_many and self.bidirectional:
+      raise UserError("a many-to-many model cannot be bidirectional: its outputs would see "
+                      "the future; set model.bidirectional=False")
+    if not 0.0 <= self.dropout < 1.0:
+      raise UserError(f"model.dropout must be in [0, 1), got {self.dropout!r}")
+    if self.l1 < 0 or self.l2 < 0:
+      raise UserError("model.l1 and model.l2 must be >= 0")
+    super().__post_init__()
+
+  @nn.compact
+  def __call__(self, inputs: jax.Array, *, train: bool = False) -> jax.Array:
+    """`[batch, time, features]` -> `[batch, outputs]` (or `[batch, time, outputs]`)."""
+    x = inputs
+    for depth, size in enumerate(self.hidden_sizes):
+      if depth:
+        x = nn.Dropout(self.dropout, deterministic=not train)(x)
+      layer = lambda reverse, name: RecurrentLayer(self.cell, size, self.activation,
+                                                   reverse=reverse, name=name)
+      forward = layer(False, f"layer{depth}_forward")(x)
+      if self.bidirectional:
+        backward = layer(True, f"layer{depth}_backward")(x)
+        x = jnp.concatenate([forward, backward], axis=-1)
+      else:
+        x = forward
+    if not self.many_to_many:
+      if self.bidirectional:
+        half = x.shape[-1] // 2
+        x = jnp.concatenate([x[..., -1, :half], x[..., 0, half:]], axis=-1)
+      else:
+        x = x[..., -1, :]
+    head_activation = ACTIVATIONS.get(self.head_activation)
+    for width in self.head:
+      x = head_activation(nn.Dense(width)(x))
+    x = nn.Dropout(self.dropout, deterministic=not train)(x)
+    return nn.Dense(self.outputs, name="output")(x) * self.output_scale
+
+
+def _register(cell: str, activation: str = "tanh"):
+  def factory(**fields) -> RecurrentNetwork:
+    return RecurrentNetwork(cell=cell, **fields)
+  factory.__name__ = factory.__qualname__ = cell
+  factory.__doc__ = f"A {cell.upper()} network; see `RecurrentNetwork` for the fields."
+  factory.sequence_model = True  # takes [batch, time, features]
+  MODELS.register(cell)(factory)
+
+
+for _cell in GATES:
+  _register(_cell)
