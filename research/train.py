@@ -66,8 +66,8 @@ class TrainOutput:
   diverged_epoch: jax.Array
 
 
-def binary_cross_entropy(params, apply_fn: Callable, batch: Batch,
-                         dropout_key: jax.Array | None = None) -> jax.Array:
+def binary_cross_entropy(params, batch: Batch, dropout_key: jax.Array | None = None, *,
+                         apply_fn: Callable) -> jax.Array:
   """Weighted mean sigmoid cross-entropy; weights mask padded examples."""
   features, labels, weights = batch
   train = dropout_key is not None
@@ -82,20 +82,23 @@ def _all_finite(tree) -> jax.Array:
   return jnp.all(jnp.stack([jnp.all(jnp.isfinite(leaf)) for leaf in leaves]))
 
 
+LossFn = Callable[[Any, Batch, "jax.Array | None"], jax.Array]
+
+
 def train_step(state: MemberState, batch: Batch, dropout_key: jax.Array, *,
-               apply_fn: Callable, tx: optax.GradientTransformationExtraArgs
+               loss_fn: LossFn, tx: optax.GradientTransformationExtraArgs
                ) -> tuple[MemberState, jax.Array]:
   """One optimizer update on `batch`; returns the new state and the batch loss.
 
-  A non-finite loss or update marks the member diverged and leaves its
-  parameters and optimizer state as they were.
+  `loss_fn(params, batch, dropout_key)` is the training loss. A non-finite
+  loss or update marks the member diverged and leaves its parameters and
+  optimizer state as they were.
   """
-  loss_fn = functools.partial(binary_cross_entropy, apply_fn=apply_fn, batch=batch,
-                              dropout_key=dropout_key)
-  loss, grads = jax.value_and_grad(loss_fn)(state.params)
+  batch_loss = lambda params: loss_fn(params, batch, dropout_key)
+  loss, grads = jax.value_and_grad(batch_loss)(state.params)
   # value/grad/value_fn are used by line-search optimizers (L-BFGS), ignored by the rest.
   updates, opt_state = tx.update(grads, state.opt_state, state.params,
-                                 value=loss, grad=grads, value_fn=loss_fn)
+                                 value=loss, grad=grads, value_fn=batch_loss)
   params = optax.apply_updates(state.params, updates)
   finite = jnp.isfinite(loss) & _all_finite(params)
   accept = finite & ~state.diverged
@@ -194,33 +197,55 @@ def make_train(config: ml_collections.ConfigDict, data: TabularData
     tx = optim.make_optimizer(config.optimizer.name, static, hparams)
     state = MemberState(params=params, opt_state=tx.init(params),
                         diverged=jnp.zeros((), bool))
-    step = functools.partial(train_step, apply_fn=model.apply, tx=tx)
-
-    def run_epoch(carry, epoch):
-      state, diverged_epoch = carry
-      batch_index, weights = _epoch_batches(jax.random.fold_in(keys["order"], epoch), schedule)
-      step_keys = jax.random.split(jax.random.fold_in(keys["dropout"], epoch),
-                                   schedule.steps_per_epoch)
-
-      def run_step(state, inputs):
-        index, weight, key = inputs
-        state, loss = step(state, (x_train[index], y_train[index], weight), key)
-        return state, loss * jnp.sum(weight)
-
-      new_state, weighted_losses = jax.lax.scan(run_step, state, (batch_index, weights, step_keys))
-      diverged_epoch = jnp.where(new_state.diverged & ~state.diverged, epoch, diverged_epoch)
-      train_loss = jnp.sum(weighted_losses) / schedule.num_train
-      eval_loss = binary_cross_entropy(new_state.params, model.apply, test_batch)
-      return (new_state, diverged_epoch), (train_loss, eval_loss)
-
-    (state, diverged_epoch), (train_loss, eval_loss) = jax.lax.scan(
-        run_epoch, (state, jnp.array(-1, jnp.int32)), jnp.arange(schedule.epochs))
+    loss_fn = functools.partial(binary_cross_entropy, apply_fn=model.apply)
+    state, diverged_epoch, train_loss, eval_loss = run_epochs(
+        state, functools.partial(train_step, loss_fn=loss_fn, tx=tx), schedule, keys,
+        lambda index, weight: (x_train[index], y_train[index], weight),
+        lambda params: loss_fn(params, test_batch))
     logits = model.apply({"params": state.params}, test_batch[0])
     return TrainOutput(test_index=test_index, test_prob=jax.nn.sigmoid(logits),
                        train_loss=train_loss, eval_loss=eval_loss,
                        diverged=state.diverged, diverged_epoch=diverged_epoch)
 
   return train
+
+
+def run_epochs(state: MemberState, step: Callable, schedule: Schedule,
+               keys: Mapping[str, jax.Array], make_batch: Callable[[jax.Array, jax.Array], Batch],
+               eval_loss: Callable[[Any], jax.Array]):
+  """The training loop: epochs and minibatches as nested `lax.scan`s.
+
+  Args:
+    state: the initial member state.
+    step: `step(state, batch, dropout_key) -> (state, loss)`, e.g. `train_step`.
+    schedule: static sizes.
+    keys: the member's `order` and `dropout` keys.
+    make_batch: `(row_index [batch], weights [batch]) -> batch`.
+    eval_loss: `params -> loss` on held-out data, recorded after every epoch.
+
+  Returns:
+    The final state, the epoch in which the member diverged (-1 if never), and
+    the mean training loss and the held-out loss per epoch.
+  """
+  def run_epoch(carry, epoch):
+    state, diverged_epoch = carry
+    batch_index, weights = _epoch_batches(jax.random.fold_in(keys["order"], epoch), schedule)
+    step_keys = jax.random.split(jax.random.fold_in(keys["dropout"], epoch),
+                                 schedule.steps_per_epoch)
+
+    def run_step(state, inputs):
+      index, weight, key = inputs
+      state, loss = step(state, make_batch(index, weight), key)
+      return state, loss * jnp.sum(weight)
+
+    new_state, weighted_losses = jax.lax.scan(run_step, state, (batch_index, weights, step_keys))
+    diverged_epoch = jnp.where(new_state.diverged & ~state.diverged, epoch, diverged_epoch)
+    train_loss = jnp.sum(weighted_losses) / schedule.num_train
+    return (new_state, diverged_epoch), (train_loss, eval_loss(new_state.params))
+
+  (state, diverged_epoch), (train_loss, held_out_loss) = jax.lax.scan(
+      run_epoch, (state, jnp.array(-1, jnp.int32)), jnp.arange(schedule.epochs))
+  return state, diverged_epoch, train_loss, held_out_loss
 
 
 def _epoch_batches(key: jax.Array, schedule: Schedule) -> tuple[jax.Array, jax.Array]:
