@@ -9,15 +9,22 @@ import ml_collections
 from research import seeding
 from research.errors import UserError
 
+TASKS = ("classification", "forecast")
+
 # field -> (type, lowest allowed value); bool is rejected where int is asked.
-_NUMBERS = {
+_COMMON = {
     "num_seeds": (int, 1),
     "seed": (int, 0),
     "chunk_size": (int, 0),
     "train.epochs": (int, 1),
     "train.batch_size": (int, 0),
-    "data.test_fraction": (float, None),
 }
+_TASK = {
+    "classification": {"data.test_fraction": (float, None)},
+    "forecast": {"data.train_fraction": (float, None)},
+}
+_NAMES = {"classification": ("data.name", "model.name", "optimizer.name"),
+          "forecast": ("data.name", "optimizer.name")}
 
 
 def _lookup(config: ml_collections.ConfigDict, dotted: str) -> Any:
@@ -30,9 +37,18 @@ def _lookup(config: ml_collections.ConfigDict, dotted: str) -> Any:
   return value
 
 
+def task_of(config: ml_collections.ConfigDict) -> str:
+  """The config's task: 'classification' (the default) or 'forecast'."""
+  task = config.get("task", "classification")
+  if task not in TASKS:
+    raise UserError(f"task must be one of {', '.join(TASKS)}, got {task!r}")
+  return task
+
+
 def check_config(config: ml_collections.ConfigDict) -> None:
   """Raises `UserError` for a missing field or a value of the wrong type or range."""
-  for dotted, (kind, lowest) in _NUMBERS.items():
+  task = task_of(config)
+  for dotted, (kind, lowest) in {**_COMMON, **_TASK[task]}.items():
     value = _lookup(config, dotted)
     if isinstance(value, bool) or not isinstance(value, (int, float) if kind is float else int):
       raise UserError(f"{dotted} must be {'a number' if kind is float else 'an integer'}, "
@@ -41,8 +57,14 @@ def check_config(config: ml_collections.ConfigDict) -> None:
       raise UserError(f"{dotted} must be at least {lowest}, got {value}")
   if (2**31 - 1) - config.seed < config.num_seeds:
     raise UserError(f"seed + num_seeds must stay below 2**31, got seed={config.seed}")
-  for dotted in ("data.name", "model.name", "optimizer.name"):
+  for dotted in _NAMES[task]:
     if not isinstance(_lookup(config, dotted), str):
       raise UserError(f"{dotted} must be a string, got {_lookup(config, dotted)!r}")
+  if task == "forecast":
+    models = _lookup(config, "models")
+    if not isinstance(models, ml_collections.ConfigDict) or not models:
+      raise UserError("models must name at least one model: models.<label>.name = 'lstm'")
+    for label, fields in models.items():
+      if not isinstance(fields, ml_collections.ConfigDict) or "name" not in fields:
+        raise UserError(f"models.{label} needs a 'name' field naming a registered model")
   seeding.check_vary(_lookup(config, "vary"))
-

@@ -48,12 +48,13 @@ def compile_members(train: Callable, keys: Mapping[str, jax.Array],
                          compile_seconds=seconds)
 
 
-def chunk_path(workdir: str, start: int, end: int) -> str:
-  return os.path.join(workdir, results.CHUNKS_DIR, f"members-{start:06d}-{end:06d}.npz")
+def chunk_path(workdir: str, start: int, end: int, label: str = "members") -> str:
+  return os.path.join(workdir, results.CHUNKS_DIR, f"{label}-{start:06d}-{end:06d}.npz")
 
 
 def run_members(compiled: CompiledMembers, keys: Mapping[str, jax.Array],
-                hparams: Mapping[str, np.ndarray], workdir: str) -> dict[str, np.ndarray]:
+                hparams: Mapping[str, np.ndarray], workdir: str,
+                label: str = "members") -> dict[str, np.ndarray]:
   """Trains every chunk not yet saved in `workdir`; returns all members' outputs.
 
   The result maps each output field to an array with the member axis first,
@@ -61,7 +62,7 @@ def run_members(compiled: CompiledMembers, keys: Mapping[str, jax.Array],
   """
   chunks = compiled.chunks()
   for number, (start, end) in enumerate(chunks, 1):
-    path = chunk_path(workdir, start, end)
+    path = chunk_path(workdir, start, end, label)
     if os.path.exists(path):
       continue
     index = np.minimum(np.arange(start, start + compiled.chunk_size), end - 1)
@@ -73,7 +74,7 @@ def run_members(compiled: CompiledMembers, keys: Mapping[str, jax.Array],
               for f in dataclasses.fields(output)}
     arrays["seconds"] = np.full(end - start, seconds / (end - start))
     results.write_arrays(path, arrays)
-    logging.info("Chunk %d/%d (members %d-%d) trained in %.1f s", number, len(chunks),
-                 start, end - 1, seconds)
-  loaded = [results.read_arrays(chunk_path(workdir, start, end)) for start, end in chunks]
+    logging.info("%s: chunk %d/%d (members %d-%d) trained in %.1f s", label, number,
+                 len(chunks), start, end - 1, seconds)
+  loaded = [results.read_arrays(chunk_path(workdir, start, end, label)) for start, end in chunks]
   return {name: np.concatenate([chunk[name] for chunk in loaded]) for name in loaded[0]}

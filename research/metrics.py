@@ -86,3 +86,64 @@ LOWER_IS_BETTER = frozenset({"log_loss", "brier"})
 def classification_metrics(labels, probs) -> dict[str, float]:
   """Every metric in `CLASSIFICATION`, by its plain name."""
   return {name: fn(labels, probs) for name, fn in CLASSIFICATION.items()}
+
+
+def _pair(actual, predicted) -> tuple[np.ndarray, np.ndarray]:
+  actual = np.asarray(actual, np.float64).ravel()
+  predicted = np.asarray(predicted, np.float64).ravel()
+  if actual.shape != predicted.shape:
+    raise ValueError(f"actual {actual.shape} and predicted {predicted.shape} differ")
+  return actual, predicted
+
+
+def mae(actual, predicted) -> float:
+  """Mean absolute error, in data units."""
+  a, p = _pair(actual, predicted)
+  return float(np.mean(np.abs(a - p)))
+
+
+def mse(actual, predicted) -> float:
+  a, p = _pair(actual, predicted)
+  return float(np.mean((a - p) ** 2))
+
+
+def rmse(actual, predicted) -> float:
+  return float(np.sqrt(mse(actual, predicted)))
+
+
+def mape(actual, predicted) -> float:
+  """Mean absolute percentage error, in percent (actual values must not be 0)."""
+  a, p = _pair(actual, predicted)
+  return float(100 * np.mean(np.abs(a - p) / np.abs(a)))
+
+
+def maxpe(actual, predicted) -> float:
+  """Largest absolute percentage error, in percent."""
+  a, p = _pair(actual, predicted)
+  return float(100 * np.max(np.abs(a - p) / np.abs(a)))
+
+
+def nmse(actual, predicted) -> float:
+  """MSE divided by the squared mean of the actual values."""
+  a, _ = _pair(actual, predicted)
+  return mse(actual, predicted) / float(np.mean(a)) ** 2
+
+
+def smape(actual, predicted) -> float:
+  """Symmetric MAPE, in percent: mean of 2|a - p| / (|a| + |p|)."""
+  a, p = _pair(actual, predicted)
+  return float(100 * np.mean(2 * np.abs(a - p) / (np.abs(a) + np.abs(p))))
+
+
+def r2(actual, predicted) -> float:
+  """Coefficient of determination."""
+  a, p = _pair(actual, predicted)
+  return float(1 - np.sum((a - p) ** 2) / np.sum((a - a.mean()) ** 2))
+
+
+FORECAST: dict[str, Callable[..., float]] = {
+    "mae": mae, "rmse": rmse, "mape": mape, "maxpe": maxpe, "mse": mse, "nmse": nmse,
+    "smape": smape, "r2": r2,
+}
+
+LOWER_IS_BETTER = LOWER_IS_BETTER | frozenset(set(FORECAST) - {"r2"})

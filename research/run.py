@@ -20,7 +20,8 @@ from absl import logging
 
 import research.models  # noqa: F401  (registers the models)
 from research import baselines, evaluate, execute, metrics, results, seeding, stats
-from research.config import check_config
+from research.config import check_config, task_of
+from research.forecast_run import METRIC_NAMES as FORECAST_METRICS, run_forecast
 from research.data import TabularData, encode_table, get_loader
 from research.plugins import load_plugins
 from research.train import make_train, member_hparams
@@ -30,7 +31,7 @@ jax.config.update("jax_threefry_partitionable", True)
 
 
 METRIC_NAMES = tuple(metrics.CLASSIFICATION)
-LOWER_IS_BETTER = metrics.LOWER_IS_BETTER
+LOWER_IS_BETTER = metrics.LOWER_IS_BETTER  # classification and forecasting metrics
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,7 +76,9 @@ def run(config: ml_collections.ConfigDict, workdir: str,
   state = results.check_workdir(workdir, config.to_dict())
   if state is results.WorkdirState.FINISHED:
     logging.info("%s already holds the finished run of this config; nothing to do", workdir)
-    return read_result(workdir)
+    return read_result(workdir, task_of(config))
+  if task_of(config) == "forecast":
+    return run_forecast(config, workdir)
   baseline_names, baseline_options = _baseline_settings(config)
   baselines.check_baselines(baseline_names, baseline_options)
   data, source = load_data(config)
@@ -159,14 +162,15 @@ def run(config: ml_collections.ConfigDict, workdir: str,
                    variance=variance_table if len(groups) > 1 else variance_table.iloc[:0])
 
 
-def read_result(workdir: str) -> RunResult:
+def read_result(workdir: str, task: str = "classification") -> RunResult:
   """The results of a finished run, from its files alone."""
   read = lambda name: pd.read_csv(os.path.join(workdir, name))
   has_variance = os.path.exists(os.path.join(workdir, results.VARIANCE_FILE))
   return RunResult(workdir=workdir, seeds=read(results.SEEDS_FILE),
                    summary=read(results.SUMMARY_FILE), comparison=read(results.COMPARISON_FILE),
                    variance=read(results.VARIANCE_FILE) if has_variance else pd.DataFrame(
-                       columns=stats.VARIANCE_COLUMNS), resumed_finished=True)
+                       columns=stats.VARIANCE_COLUMNS), resumed_finished=True,
+                   metrics=METRIC_NAMES if task == "classification" else FORECAST_METRICS)
 
 
 def _fit_baselines(workdir, names, options, data, test_fraction, split_keys, random_states

@@ -69,3 +69,23 @@ TINY_FLAGS = ("--config.num_seeds=2", "--config.train.epochs=2",
               "--config.optimizer.learning_rate=0.02",
               "--config.train.batch_size=512", "--config.model.hidden_sizes=(8,)",
               "--config.baselines.names=()", "--config.variance.sources=()")
+
+
+WIND_TINY_FLAGS = ("--config=configs/wind.py", "--config.num_seeds=2", "--config.train.epochs=1",
+                   "--config.train.batch_size=64", "--config.data.window=8",
+                   "--config.data.season=24",
+                   "--config.models.elman.hidden_sizes=(8,4)",
+                   "--config.models.lstm.hidden_sizes=(4,4)", "--config.models.lstm.head=(8,)",
+                   "--config.models.gru.hidden_sizes=(8,4)")
+
+
+def write_wind_csv(path, rows=600, seed=0):
+  """A wind-like 15-minute series with a daily cycle, as columns dt, MW."""
+  import numpy as np  # pylint: disable=import-outside-toplevel
+  import pandas as pd  # pylint: disable=import-outside-toplevel
+  rng = np.random.default_rng(seed)
+  steps = np.arange(rows)
+  power = 500 + 200 * np.sin(2 * np.pi * steps / 96) + np.cumsum(rng.normal(0, 10, rows))
+  pd.DataFrame({"dt": pd.date_range("2019-01-01", periods=rows, freq="15min"),
+                "MW": power}).to_csv(path, index=False)
+  return path

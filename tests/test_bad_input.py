@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.conftest import TINY_FLAGS, launch
+from tests.conftest import TINY_FLAGS, WIND_TINY_FLAGS, launch, write_wind_csv
 
 
 def _frame(n=40, **columns):
@@ -88,12 +88,48 @@ CASES = {  # name: (setup giving extra flags, pattern the error line must match)
 }
 
 
+def _wind(rows=600, transform=None, *flags):
+  """A wind-study case on a generated CSV, optionally broken by `transform`."""
+  def setup(tmp_path):
+    path = write_wind_csv(tmp_path / "wind.csv", rows)
+    if transform:
+      transform(path)
+    return [*WIND_TINY_FLAGS, f"--config.data.path={path}", *flags]
+  return setup
+
+
+def _edit_csv(edit):
+  def transform(path):
+    frame = pd.read_csv(path)
+    edit(frame).to_csv(path, index=False)
+  return transform
+
+
+WIND_CASES = {
+    "series_shorter_than_window": (_wind(8), "too short for a window of 8"),
+    "zero_window": (_wind(600, None, "--config.data.window=0"), "must be at least 1"),
+    "duplicated_timestamps": (_wind(600, _edit_csv(lambda f: pd.concat([f, f.iloc[:3]]))),
+                              "3 duplicated timestamps"),
+    "unparsable_timestamp": (_wind(600, _edit_csv(lambda f: f.assign(dt=f["dt"].where(
+        f.index != 5, "yesterday")))), "unparsable timestamp 'yesterday'"),
+    "non_numeric_values": (_wind(600, _edit_csv(lambda f: f.assign(MW=f["MW"].astype(str).where(
+        f.index != 9, "n/a!")))), "non-numeric values"),
+    "missing_value_column": (_wind(600, None, "--config.data.value_column=Power"),
+                             "value column 'Power' is not in"),
+    "wind_without_a_file": (lambda tmp_path: list(WIND_TINY_FLAGS),
+                            "this study needs a CSV series: pass --config.data.path"),
+}
+CASES.update(WIND_CASES)
+
+
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_bad_input_gives_one_clear_line_and_writes_nothing(tmp_path, case):
   setup, pattern = CASES[case]
   workdir = tmp_path / "run"
-  result = launch("--config=configs/credit.py", f"--workdir={workdir}", *TINY_FLAGS,
-                  *setup(tmp_path))
+  flags = setup(tmp_path)
+  if not any(flag.startswith("--config=") for flag in flags):
+    flags = ["--config=configs/credit.py", *TINY_FLAGS, *flags]
+  result = launch(f"--workdir={workdir}", *flags)
   assert result.returncode == 2, (result.stdout, result.stderr[-2000:])
   assert "Traceback" not in result.stderr
   errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]

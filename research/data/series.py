@@ -44,6 +44,8 @@ class SeriesData:
       inputs (day profiles).
     targets: `[examples, outputs]` scaled targets.
     train_count: the first `train_count` examples are for training.
+    test_start: examples from this one on are for testing (windows whose targets
+      straddle the split belong to neither).
     window: time steps per example (windows); 0 for day profiles.
     mean, std: the scaling, fitted on the training part: data = scaled * std + mean.
     target_times: `[examples, outputs]` timestamps of the targets.
@@ -53,6 +55,7 @@ class SeriesData:
   values: np.ndarray
   targets: np.ndarray
   train_count: int
+  test_start: int
   window: int
   mean: float
   std: float
@@ -68,9 +71,13 @@ class SeriesData:
   def num_outputs(self) -> int:
     return int(self.targets.shape[1])
 
+  @property
+  def num_test(self) -> int:
+    return int(self.targets.shape[0] - self.test_start)
+
   def test_actual(self) -> np.ndarray:
     """Test targets in data units."""
-    return self.targets[self.train_count:] * self.std + self.mean
+    return self.targets[self.test_start:] * self.std + self.mean
 
 
 def clean_series(frame: pd.DataFrame, *, source: str, value_column: str,
@@ -138,21 +145,22 @@ def window_data(tidy: pd.DataFrame, *, source: str, window: int, horizon: int,
   split = int(len(values) * train_fraction)
   starts = np.arange(count) + window  # index of each example's first target
   train_count = int(np.sum(starts + horizon <= split))
-  if train_count < 1 or train_count == count:
+  test_start = int(np.sum(starts < split))
+  if train_count < 1 or test_start == count:
     raise UserError(f"data.train_fraction={train_fraction} leaves no training or no test "
                     f"examples in {source}; use a value between 0 and 1")
   mean, std = values[:split].mean(), values[:split].std() or 1.0
   target_index = starts[:, None] + np.arange(horizon)
-  test_index = target_index[train_count:]
+  test_index = target_index[test_start:]
   if np.any(test_index - season < 0):
     raise UserError(f"data.season={season} reaches before the start of {source}; "
                     "use a shorter season or a later split")
   return SeriesData(
       values=((values - mean) / std).astype(np.float32),
       targets=((values[target_index] - mean) / std).astype(np.float32),
-      train_count=train_count, window=window, mean=float(mean), std=float(std),
-      target_times=times[target_index], source=source,
-      baselines={"persistence": np.repeat(values[starts[train_count:] - 1][:, None], horizon, 1),
+      train_count=train_count, test_start=test_start, window=window, mean=float(mean),
+      std=float(std), target_times=times[target_index], source=source,
+      baselines={"persistence": np.repeat(values[starts[test_start:] - 1][:, None], horizon, 1),
                  "seasonal_naive": values[test_index - season]})
 
 
@@ -181,7 +189,7 @@ def day_profile_data(tidy: pd.DataFrame, *, source: str, train_fraction: float,
   months = days.month.to_numpy()
   # Southern-hemisphere seasons would only relabel the codes; the network learns either.
   season = (months % 12) // 3
-  weekend = days.dayofweek.to_numpy() >= 5
+  weekend = days.day_of_week.to_numpy() >= 5
   inputs = np.concatenate([
       np.stack([scaled[np.arange(first, len(days)) - back, hour] for back, hour in LAGS], 1),
       np.stack([season >> 1 & 1, season & 1], 1)[first:],
@@ -191,7 +199,8 @@ def day_profile_data(tidy: pd.DataFrame, *, source: str, train_fraction: float,
   train_count = split - first
   return SeriesData(
       values=inputs.astype(np.float32), targets=targets.astype(np.float32),
-      train_count=train_count, window=0, mean=float(mean), std=float(std),
+      train_count=train_count, test_start=train_count, window=0, mean=float(mean),
+      std=float(std),
       target_times=times, source=source,
       baselines={"persistence": loads[first - 1:-1][train_count:],
                  "seasonal_naive": _lagged(loads, 7)[first:][train_count:]})

