@@ -45,7 +45,10 @@ def _flags(*flags):
 
 
 CASES = {  # name: (setup giving extra flags, pattern the error line must match)
-    "unknown_model": (_flags("--config.model.name=gru"), "unknown model 'gru'.*plugins/"),
+    "unknown_model": (_flags("--config.model.name=transformer"),
+                      "unknown model 'transformer'.*plugins/"),
+    "sequence_model_on_a_table": (_flags("--config.model.name=gru"),
+                                  "'gru' is a recurrent sequence model"),
     "unknown_optimizer": (_flags("--config.optimizer.name=adamm"), "did you mean 'adam'"),
     "unknown_dataset": (_flags("--config.data.name=credit"), "did you mean 'credit_data'"),
     "unknown_baseline": (_flags("--config.baselines.names=('random_forrest',)"),
