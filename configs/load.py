@@ -39,6 +39,13 @@ def get_config() -> ml_collections.ConfigDict:
   config.models.elman = ml_collections.ConfigDict({
       "name": "elman", "hidden_sizes": (8,), "activation": "sigmoid"})  # 23-8-24
 
+  # Learned baselines on the network's inputs, fitted per seed (persistence and
+  # seasonal naive always run).
+  config.baselines = ml_collections.ConfigDict()
+  config.baselines.names = ("linear_autoregression", "random_forest_regression")
+  config.baselines.random_forest_regression = ml_collections.ConfigDict(
+      {"n_estimators": 100})
+
   config.optimizer = ml_collections.ConfigDict()
   config.optimizer.name = "adam"
   config.optimizer.learning_rate = 1e-2

@@ -45,6 +45,13 @@ def get_config() -> ml_collections.ConfigDict:
   config.models.gru = ml_collections.ConfigDict({  # 256 -> 128 -> dropout -> 1, output x 100
       "name": "gru", "hidden_sizes": (256, 128), "dropout": 0.4, "output_scale": 100.0})
 
+  # Learned baselines on the network's inputs, fitted per seed (persistence and
+  # seasonal naive always run).
+  config.baselines = ml_collections.ConfigDict()
+  config.baselines.names = ("linear_autoregression", "random_forest_regression")
+  config.baselines.random_forest_regression = ml_collections.ConfigDict(
+      {"n_estimators": 50})
+
   config.optimizer = ml_collections.ConfigDict()
   config.optimizer.name = "adam"  # the study compared adam, sgd, momentum and rmsprop
   config.optimizer.learning_rate = 1e-3

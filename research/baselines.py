@@ -22,8 +22,9 @@ import jax
 import joblib
 import numpy as np
 import threadpoolctl
-from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
-from sklearn.linear_model import LogisticRegression
+from sklearn.ensemble import (HistGradientBoostingClassifier, RandomForestClassifier,
+                              RandomForestRegressor)
+from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.tree import DecisionTreeClassifier
 
@@ -84,12 +85,42 @@ if importlib.util.find_spec("lightgbm"):
                               random_state=random_state, n_jobs=1, verbose=-1)
 
 
-def check_baselines(names: Sequence[str], options: dict[str, dict[str, Any]]) -> None:
-  """Raises `UserError` for an unknown baseline or a field it does not take."""
+def forecasting(factory):
+  """Marks a baseline as a regressor for forecasting studies (not a classifier)."""
+  factory.task = "forecast"
+  return factory
+
+
+@BASELINES.register("linear_autoregression")
+@forecasting
+def linear_autoregression(random_state: int):  # pylint: disable=unused-argument
+  """Least-squares linear model of the targets on the same inputs as the network
+  (the window of past values, or a day's lagged loads and codes)."""
+  return LinearRegression()
+
+
+@BASELINES.register("random_forest_regression")
+@forecasting
+def random_forest_regression(random_state: int, n_estimators: int = 100,
+                             min_samples_leaf: int = 5):
+  """A random forest on the same inputs as the network."""
+  return RandomForestRegressor(n_estimators=n_estimators, min_samples_leaf=min_samples_leaf,
+                               random_state=random_state, n_jobs=-1)
+
+
+def check_baselines(names: Sequence[str], options: dict[str, dict[str, Any]],
+                    task: str = "classification") -> None:
+  """Raises `UserError` for an unknown baseline, one for another task, or a field
+  it does not take."""
   if isinstance(names, str):
     raise UserError(f"baselines.names must be a tuple of names, got the string {names!r}")
   for name in names:
-    signature = inspect.signature(BASELINES.get(name))
+    factory = BASELINES.get(name)
+    if getattr(factory, "task", "classification") != task:
+      fitting = [n for n in BASELINES.names()
+                 if getattr(BASELINES.get(n), "task", "classification") == task]
+      raise UserError(f"baseline {name!r} is not for {task}; use one of {', '.join(fitting)}")
+    signature = inspect.signature(factory)
     for field in options.get(name, {}):
       if field not in signature.parameters or field == "random_state":
         fields = [p for p in signature.parameters if p != "random_state"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import time
+from collections.abc import Sequence
 
 import flax
 import jax
@@ -18,6 +19,7 @@ from research import execute, metrics, results, seeding, stats
 from research.data import get_loader
 from research.data.series import SeriesData, clean_series, day_profile_data, window_data
 from research.errors import UserError
+from research.registry import BASELINES
 from research.forecast import forecast_metrics, make_forecast_train
 from research.train import member_hparams
 
@@ -53,9 +55,10 @@ def load_series(config: ml_collections.ConfigDict) -> SeriesData:
   return series
 
 
-def run_forecast(config: ml_collections.ConfigDict, workdir: str):
-  """Trains every model in `config.models` for every seed; see `research.run.run`."""
-  from research.run import RunResult  # pylint: disable=import-outside-toplevel
+def run_forecast(config: ml_collections.ConfigDict, workdir: str,
+                 baseline_names: Sequence[str] = (), baseline_options=None):
+  """Trains every model in `config.models` for every seed, fits the learned
+  baselines on the same inputs; see `research.run.run`."""
   data = load_series(config)
   group = seeding.member_groups(config.seed, config.num_seeds, config.vary)[0]
   keys = seeding.member_keys(group.seeds, config.seed, group.vary)
@@ -72,6 +75,8 @@ def run_forecast(config: ml_collections.ConfigDict, workdir: str):
                time.perf_counter() - start)
   actual = data.test_actual()
   predictions = {label: out["test_pred"] * data.std + data.mean for label, out in outputs.items()}
+  fitted = {name: _fit_baseline(workdir, name, (baseline_options or {}).get(name, {}), data,
+                                group.seeds) for name in baseline_names}
   rows = []
   for label, out in outputs.items():
     for member, seed in enumerate(group.seeds):
@@ -80,6 +85,11 @@ def run_forecast(config: ml_collections.ConfigDict, workdir: str):
                    "train_seconds": float(out["seconds"][member]),
                    "diverged": bool(out["diverged"][member]),
                    "diverged_epoch": int(out["diverged_epoch"][member])})
+  for name, arrays in fitted.items():
+    rows += [{"model": name, "seed": int(seed),
+              **forecast_metrics(actual, arrays["test_pred"][member]),
+              "train_seconds": float(arrays["seconds"][member]), "diverged": False,
+              "diverged_epoch": -1} for member, seed in enumerate(group.seeds)]
   for name, forecast in data.baselines.items():  # deterministic: the same row for each seed
     scores = forecast_metrics(actual, forecast)
     rows += [{"model": name, "seed": int(seed), **scores, "train_seconds": 0.0,
@@ -99,7 +109,8 @@ def run_forecast(config: ml_collections.ConfigDict, workdir: str):
                     "train_loss": out["train_loss"].ravel(), "eval_loss": out["eval_loss"].ravel()})
       for label, out in outputs.items()], ignore_index=True))
   results.write_csv(path(results.FORECASTS_FILE), _forecast_table(data, actual, {
-      **predictions, **{name: f[None] for name, f in data.baselines.items()}}))
+      **predictions, **{name: arrays["test_pred"] for name, arrays in fitted.items()},
+      **{name: f[None] for name, f in data.baselines.items()}}))
   results.write_json(path(results.RUN_FILE), {
       "compile_seconds": {label: p.compile_seconds for label, p in compiled.items()},
       "train_seconds": {label: float(out["seconds"].sum()) for label, out in outputs.items()},
@@ -113,9 +124,36 @@ def run_forecast(config: ml_collections.ConfigDict, workdir: str):
   results.write_csv(path(results.SUMMARY_FILE), summary)
   results.write_csv(path(results.SEEDS_FILE), seed_table)  # last: marks the run finished
   logging.info("Wrote results to %s", workdir)
-  return RunResult(workdir=workdir, seeds=seed_table, summary=summary, comparison=comparison,
+  return results.RunResult(workdir=workdir, seeds=seed_table, summary=summary, comparison=comparison,
                    variance=pd.DataFrame(columns=stats.VARIANCE_COLUMNS), metrics=METRIC_NAMES,
                    lower_is_better=metrics.LOWER_IS_BETTER)
+
+
+def baseline_inputs(data: SeriesData) -> np.ndarray:
+  """The network's inputs flattened for scikit-learn: windows, or day features."""
+  if data.many_to_many:
+    return data.values
+  return data.values[np.arange(len(data.targets))[:, None] + np.arange(data.window)]
+
+
+def _fit_baseline(workdir: str, name: str, options: dict, data: SeriesData,
+                  seeds: np.ndarray) -> dict[str, np.ndarray]:
+  """Fits baseline `name` per seed on the training examples (saved for resuming)."""
+  path = os.path.join(workdir, results.CHUNKS_DIR, f"baseline-{name}.npz")
+  if not os.path.exists(path):
+    inputs = baseline_inputs(data)
+    train_x, train_y = inputs[:data.train_count], data.targets[:data.train_count]
+    test_x = inputs[data.test_start:]
+    predictions, seconds = [], []
+    for seed in seeds:
+      start = time.perf_counter()
+      estimator = BASELINES.get(name)(random_state=int(seed), **options).fit(train_x, train_y)
+      seconds.append(time.perf_counter() - start)
+      predictions.append(estimator.predict(test_x).reshape(data.num_test, data.num_outputs))
+    results.write_arrays(path, {"test_pred": np.stack(predictions) * data.std + data.mean,
+                                "seconds": np.array(seconds)})
+    logging.info("Baseline %s fitted for %d seeds in %.1f s", name, len(seeds), sum(seconds))
+  return results.read_arrays(path)
 
 
 def _forecast_table(data: SeriesData, actual: np.ndarray,

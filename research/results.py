@@ -6,6 +6,7 @@ complete new one, never half of it.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import json
 import os
@@ -16,7 +17,11 @@ from typing import IO, Any
 import numpy as np
 import pandas as pd
 
+from research import metrics
 from research.errors import UserError
+
+CLASSIFICATION_METRICS = tuple(metrics.CLASSIFICATION)
+LOWER_IS_BETTER = metrics.LOWER_IS_BETTER
 
 CONFIG_FILE = "config.json"
 SEEDS_FILE = "seeds.csv"
@@ -29,6 +34,19 @@ COMPARISON_FILE = "comparison.csv"
 VARIANCE_FILE = "variance.csv"
 VARIANCE_MEMBERS_FILE = "variance_members.csv"
 CHUNKS_DIR = "chunks"  # raw per-chunk outputs: what a resumed run picks up
+
+
+@dataclasses.dataclass(frozen=True)
+class RunResult:
+  """What a finished run wrote, also kept in memory for the caller."""
+  workdir: str
+  seeds: pd.DataFrame
+  summary: pd.DataFrame
+  comparison: pd.DataFrame
+  variance: pd.DataFrame
+  metrics: tuple[str, ...] = CLASSIFICATION_METRICS
+  lower_is_better: frozenset[str] = LOWER_IS_BETTER
+  resumed_finished: bool = False
 
 
 def write_atomic(path: str, write: Callable[[IO], Any], binary: bool = False) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import concurrent.futures
-import dataclasses
 import os
 import platform
 import time
@@ -19,7 +18,7 @@ import sklearn
 from absl import logging
 
 import research.models  # noqa: F401  (registers the models)
-from research import baselines, evaluate, execute, metrics, results, seeding, stats
+from research import baselines, evaluate, execute, results, seeding, stats
 from research.config import check_config, task_of
 from research.forecast_run import METRIC_NAMES as FORECAST_METRICS, run_forecast
 from research.data import TabularData, encode_table, get_loader
@@ -30,21 +29,8 @@ from research.train import make_train, member_hparams
 jax.config.update("jax_threefry_partitionable", True)
 
 
-METRIC_NAMES = tuple(metrics.CLASSIFICATION)
-LOWER_IS_BETTER = metrics.LOWER_IS_BETTER  # classification and forecasting metrics
-
-
-@dataclasses.dataclass(frozen=True)
-class RunResult:
-  """What a finished run wrote, also kept in memory for the caller."""
-  workdir: str
-  seeds: pd.DataFrame
-  summary: pd.DataFrame
-  comparison: pd.DataFrame
-  variance: pd.DataFrame
-  metrics: tuple[str, ...] = METRIC_NAMES
-  lower_is_better: frozenset[str] = LOWER_IS_BETTER
-  resumed_finished: bool = False
+METRIC_NAMES = results.CLASSIFICATION_METRICS
+LOWER_IS_BETTER = results.LOWER_IS_BETTER  # classification and forecasting metrics
 
 
 def load_data(config: ml_collections.ConfigDict) -> tuple[TabularData, str]:
@@ -61,7 +47,7 @@ def load_data(config: ml_collections.ConfigDict) -> tuple[TabularData, str]:
 
 
 def run(config: ml_collections.ConfigDict, workdir: str,
-        plugin_dirs: Sequence[str] = ()) -> RunResult:
+        plugin_dirs: Sequence[str] = ()) -> results.RunResult:
   """Trains every member, fits the baselines, writes the workdir; resumes a killed run.
 
   Every check on the config, the data and the plugins runs (and the program
@@ -77,10 +63,10 @@ def run(config: ml_collections.ConfigDict, workdir: str,
   if state is results.WorkdirState.FINISHED:
     logging.info("%s already holds the finished run of this config; nothing to do", workdir)
     return read_result(workdir, task_of(config))
+  baseline_names, baseline_options = baseline_settings(config)
+  baselines.check_baselines(baseline_names, baseline_options, task_of(config))
   if task_of(config) == "forecast":
-    return run_forecast(config, workdir)
-  baseline_names, baseline_options = _baseline_settings(config)
-  baselines.check_baselines(baseline_names, baseline_options)
+    return run_forecast(config, workdir, baseline_names, baseline_options)
   data, source = load_data(config)
   train = make_train(config, data)
   variance = config.get("variance", ml_collections.ConfigDict())
@@ -158,19 +144,21 @@ def run(config: ml_collections.ConfigDict, workdir: str,
   results.write_csv(path(results.SUMMARY_FILE), summary)
   results.write_csv(path(results.SEEDS_FILE), seed_table)  # last: marks the run finished
   logging.info("Wrote results to %s", workdir)
-  return RunResult(workdir=workdir, seeds=seed_table, summary=summary, comparison=comparison,
-                   variance=variance_table if len(groups) > 1 else variance_table.iloc[:0])
+  return results.RunResult(
+      workdir=workdir, seeds=seed_table, summary=summary, comparison=comparison,
+      variance=variance_table if len(groups) > 1 else variance_table.iloc[:0])
 
 
-def read_result(workdir: str, task: str = "classification") -> RunResult:
+def read_result(workdir: str, task: str = "classification") -> results.RunResult:
   """The results of a finished run, from its files alone."""
   read = lambda name: pd.read_csv(os.path.join(workdir, name))
   has_variance = os.path.exists(os.path.join(workdir, results.VARIANCE_FILE))
-  return RunResult(workdir=workdir, seeds=read(results.SEEDS_FILE),
-                   summary=read(results.SUMMARY_FILE), comparison=read(results.COMPARISON_FILE),
-                   variance=read(results.VARIANCE_FILE) if has_variance else pd.DataFrame(
-                       columns=stats.VARIANCE_COLUMNS), resumed_finished=True,
-                   metrics=METRIC_NAMES if task == "classification" else FORECAST_METRICS)
+  variance = (read(results.VARIANCE_FILE) if has_variance
+              else pd.DataFrame(columns=stats.VARIANCE_COLUMNS))
+  return results.RunResult(
+      workdir=workdir, seeds=read(results.SEEDS_FILE), summary=read(results.SUMMARY_FILE),
+      comparison=read(results.COMPARISON_FILE), variance=variance, resumed_finished=True,
+      metrics=METRIC_NAMES if task == "classification" else FORECAST_METRICS)
 
 
 def _fit_baselines(workdir, names, options, data, test_fraction, split_keys, random_states
@@ -193,8 +181,9 @@ def _fit_baselines(workdir, names, options, data, test_fraction, split_keys, ran
   return fitted
 
 
-def _baseline_settings(config: ml_collections.ConfigDict
+def baseline_settings(config: ml_collections.ConfigDict
                        ) -> tuple[tuple[str, ...], dict[str, dict]]:
+  """`config.baselines.names` and each named baseline's fields."""
   section = config.get("baselines", ml_collections.ConfigDict())
   names = section.get("names", ())
   options = {name: section[name].to_dict() for name in names

@@ -53,6 +53,8 @@ CASES = {  # name: (setup giving extra flags, pattern the error line must match)
     "unknown_dataset": (_flags("--config.data.name=credit"), "did you mean 'credit_data'"),
     "unknown_baseline": (_flags("--config.baselines.names=('random_forrest',)"),
                          "did you mean 'random_forest'"),
+    "baseline_for_another_task": (_flags("--config.baselines.names=('linear_autoregression',)"),
+                                  "'linear_autoregression' is not for classification"),
     "misspelt_key": (_flags("--config.optimizer.lerning_rate=0.1"),
                      'no field .lerning_rate.* Did you mean "learning_rate"'),
     "misspelt_top_key": (_flags("--config.num_seed=4"), "no field 'num_seed'"),

@@ -11,10 +11,11 @@ def test_wind_study_on_a_csv_runs_all_three_models(tmp_path):
   result = launch(*WIND_TINY_FLAGS, f"--config.data.path={path}", f"--workdir={workdir}")
   assert result.returncode == 0, result.stderr[-3000:]
   seeds = pd.read_csv(workdir / "seeds.csv")
-  assert sorted(seeds["model"].unique()) == ["elman", "gru", "lstm", "persistence",
+  assert sorted(seeds["model"].unique()) == ["elman", "gru", "linear_autoregression", "lstm",
+                                             "persistence", "random_forest_regression",
                                              "seasonal_naive"]
   assert {"mae", "rmse", "mape", "maxpe", "mse", "nmse", "smape", "r2"} <= set(seeds.columns)
-  assert len(seeds) == 5 * 2
+  assert len(seeds) == 7 * 2
   forecasts = pd.read_csv(workdir / "forecasts.csv")
   assert list(forecasts.columns) == ["model", "timestamp", "horizon_step", "actual", "mean",
                                      "min", "max"]
@@ -32,7 +33,8 @@ def test_wind_study_on_embedded_data(tmp_path):
   assert result.returncode == 0, result.stderr[-3000:]
   seeds = pd.read_csv(tmp_path / "run" / "seeds.csv")
   assert seeds.groupby("model").size().to_dict() == {
-      "elman": 2, "gru": 2, "lstm": 2, "persistence": 2, "seasonal_naive": 2}
+      "elman": 2, "gru": 2, "lstm": 2, "persistence": 2, "seasonal_naive": 2,
+      "linear_autoregression": 2, "random_forest_regression": 2}
 
 
 def test_load_study_beats_persistence_and_writes_day_ahead_forecasts(tmp_path):
@@ -42,6 +44,8 @@ def test_load_study_beats_persistence_and_writes_day_ahead_forecasts(tmp_path):
   assert result.returncode == 0, result.stderr[-3000:]
   summary = pd.read_csv(workdir / "summary.csv").set_index(["model", "metric"])["mean"]
   assert summary[("elman", "mape")] < summary[("persistence", "mape")]
+  # The linear model sees the network's own inputs: a fair and strong baseline.
+  assert summary[("linear_autoregression", "mape")] < summary[("persistence", "mape")]
   forecasts = pd.read_csv(workdir / "forecasts.csv")
   elman = forecasts[forecasts["model"] == "elman"]
   assert len(elman) == 24 * 122  # the last third of the year's days, 24 hours each
