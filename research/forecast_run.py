@@ -139,8 +139,7 @@ def baseline_inputs(data: SeriesData) -> np.ndarray:
 def _fit_baseline(workdir: str, name: str, options: dict, data: SeriesData,
                   seeds: np.ndarray) -> dict[str, np.ndarray]:
   """Fits baseline `name` per seed on the training examples (saved for resuming)."""
-  path = os.path.join(workdir, results.CHUNKS_DIR, f"baseline-{name}.npz")
-  if not os.path.exists(path):
+  def fit() -> dict[str, np.ndarray]:
     inputs = baseline_inputs(data)
     train_x, train_y = inputs[:data.train_count], data.targets[:data.train_count]
     test_x = inputs[data.test_start:]
@@ -150,10 +149,11 @@ def _fit_baseline(workdir: str, name: str, options: dict, data: SeriesData,
       estimator = BASELINES.get(name)(random_state=int(seed), **options).fit(train_x, train_y)
       seconds.append(time.perf_counter() - start)
       predictions.append(estimator.predict(test_x).reshape(data.num_test, data.num_outputs))
-    results.write_arrays(path, {"test_pred": np.stack(predictions) * data.std + data.mean,
-                                "seconds": np.array(seconds)})
     logging.info("Baseline %s fitted for %d seeds in %.1f s", name, len(seeds), sum(seconds))
-  return results.read_arrays(path)
+    return {"test_pred": np.stack(predictions) * data.std + data.mean,
+            "seconds": np.array(seconds)}
+
+  return results.saved_arrays(workdir, f"baseline-{name}", fit)
 
 
 def _forecast_table(data: SeriesData, actual: np.ndarray,

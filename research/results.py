@@ -85,6 +85,18 @@ def read_arrays(path: str) -> dict[str, np.ndarray]:
     return {name: saved[name] for name in saved.files}
 
 
+def saved_arrays(workdir: str, name: str,
+                 compute: Callable[[], dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+  """`chunks/<name>.npz` if a run saved it already, else `compute()`, saved first.
+
+  The unit of resumption: work whose result is saved here is never redone.
+  """
+  path = os.path.join(workdir, CHUNKS_DIR, f"{name}.npz")
+  if not os.path.exists(path):
+    write_arrays(path, compute())
+  return read_arrays(path)
+
+
 class WorkdirState(enum.Enum):
   NEW = "new"  # nothing there yet
   RESUME = "resume"  # the same config was started there and did not finish

@@ -164,21 +164,18 @@ def read_result(workdir: str, task: str = "classification") -> results.RunResult
 def _fit_baselines(workdir, names, options, data, test_fraction, split_keys, random_states
                    ) -> dict[str, dict[str, np.ndarray]]:
   """Fits each baseline not yet saved in `workdir` for every seed, saving each when done."""
-  fitted = {}
-  for name in names:
-    path = os.path.join(workdir, results.CHUNKS_DIR, f"baseline-{name}.npz")
-    if not os.path.exists(path):
-      start = time.perf_counter()
-      members = baselines.run_baselines([name], options, data, test_fraction, split_keys,
-                                        random_states)
-      results.write_arrays(path, {
-          "test_index": np.stack([m.test_index for m in members]),
-          "test_prob": np.stack([m.test_prob for m in members]),
-          "seconds": np.array([m.train_seconds for m in members])})
-      logging.info("Baseline %s fitted for %d seeds in %.1f s", name, len(members),
-                   time.perf_counter() - start)
-    fitted[name] = results.read_arrays(path)
-  return fitted
+  def fit(name: str) -> dict[str, np.ndarray]:
+    start = time.perf_counter()
+    members = baselines.run_baselines([name], options, data, test_fraction, split_keys,
+                                      random_states)
+    logging.info("Baseline %s fitted for %d seeds in %.1f s", name, len(members),
+                 time.perf_counter() - start)
+    return {"test_index": np.stack([m.test_index for m in members]),
+            "test_prob": np.stack([m.test_prob for m in members]),
+            "seconds": np.array([m.train_seconds for m in members])}
+
+  return {name: results.saved_arrays(workdir, f"baseline-{name}", lambda name=name: fit(name))
+          for name in names}
 
 
 def baseline_settings(config: ml_collections.ConfigDict
