@@ -10,7 +10,7 @@ at most the chunk in flight.
 from __future__ import annotations
 
 import dataclasses
-import os
+import functools
 import time
 from collections.abc import Callable, Mapping
 
@@ -48,8 +48,9 @@ def compile_members(train: Callable, keys: Mapping[str, jax.Array],
                          compile_seconds=seconds)
 
 
-def chunk_path(workdir: str, start: int, end: int, label: str = "members") -> str:
-  return os.path.join(workdir, results.CHUNKS_DIR, f"{label}-{start:06d}-{end:06d}.npz")
+def chunk_name(start: int, end: int, label: str = "members") -> str:
+  """The saved chunk's name under `chunks/` (without `.npz`)."""
+  return f"{label}-{start:06d}-{end:06d}"
 
 
 def run_members(compiled: CompiledMembers, keys: Mapping[str, jax.Array],
@@ -61,20 +62,20 @@ def run_members(compiled: CompiledMembers, keys: Mapping[str, jax.Array],
   plus `seconds`: each member's share of its chunk's wall time.
   """
   chunks = compiled.chunks()
-  for number, (start, end) in enumerate(chunks, 1):
-    path = chunk_path(workdir, start, end, label)
-    if os.path.exists(path):
-      continue
+
+  def train_chunk(number: int, start: int, end: int) -> dict[str, np.ndarray]:
     index = np.minimum(np.arange(start, start + compiled.chunk_size), end - 1)
     take = lambda tree: jax.tree_util.tree_map(lambda a: a[index], tree)
     begin = time.perf_counter()
     output = jax.device_get(jax.block_until_ready(compiled.run(take(keys), take(hparams))))
     seconds = time.perf_counter() - begin
-    arrays = {f.name: np.asarray(getattr(output, f.name))[:end - start]
-              for f in dataclasses.fields(output)}
-    arrays["seconds"] = np.full(end - start, seconds / (end - start))
-    results.write_arrays(path, arrays)
     logging.info("%s: chunk %d/%d (members %d-%d) trained in %.1f s", label, number,
                  len(chunks), start, end - 1, seconds)
-  loaded = [results.read_arrays(chunk_path(workdir, start, end, label)) for start, end in chunks]
+    arrays = {f.name: np.asarray(getattr(output, f.name))[:end - start]
+              for f in dataclasses.fields(output)}
+    return {**arrays, "seconds": np.full(end - start, seconds / (end - start))}
+
+  loaded = [results.saved_arrays(workdir, chunk_name(start, end, label),
+                                 functools.partial(train_chunk, number, start, end))
+            for number, (start, end) in enumerate(chunks, 1)]
   return {name: np.concatenate([chunk[name] for chunk in loaded]) for name in loaded[0]}

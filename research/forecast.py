@@ -8,7 +8,6 @@ penalties on its output kernel.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 from collections.abc import Callable, Mapping
 from typing import Any

@@ -15,7 +15,7 @@ import optax
 import pandas as pd
 from absl import logging
 
-from research import execute, metrics, results, seeding, stats
+from research import evaluate, execute, metrics, results, seeding, stats
 from research.data import get_loader
 from research.data.series import SeriesData, clean_series, day_profile_data, window_data
 from research.errors import UserError
@@ -104,9 +104,7 @@ def run_forecast(config: ml_collections.ConfigDict, workdir: str,
 
   path = lambda name: os.path.join(workdir, name)
   results.write_csv(path(results.CURVES_FILE), pd.concat([
-      pd.DataFrame({"model": label, "seed": np.repeat(group.seeds, config.train.epochs),
-                    "epoch": np.tile(np.arange(1, config.train.epochs + 1), len(group.seeds)),
-                    "train_loss": out["train_loss"].ravel(), "eval_loss": out["eval_loss"].ravel()})
+      evaluate.curves(label, group.seeds, out["train_loss"], out["eval_loss"])
       for label, out in outputs.items()], ignore_index=True))
   results.write_csv(path(results.FORECASTS_FILE), _forecast_table(data, actual, {
       **predictions, **{name: arrays["test_pred"] for name, arrays in fitted.items()},
