@@ -1,18 +1,21 @@
 """Runs the members of a study in chunks, each saved as soon as it finishes.
 
 All chunks have the same size (the last is padded with copies of its final
-member, whose outputs are dropped), so the program compiles once. A chunk's
-raw outputs go to `chunks/members-<start>-<end>.npz` atomically; a resumed run
+member, whose outputs are dropped), so each program compiles once. A chunk's
+raw outputs go to `chunks/<label>-<start>-<end>.npz` atomically; a resumed run
 loads the chunks that exist and trains only the rest, so killing a run loses
-at most the chunk in flight.
+at most the chunk in flight. A study with several programs (shape buckets)
+compiles the next one on a second thread while the current one trains.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import functools
+import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 import jax
 import numpy as np
@@ -30,8 +33,26 @@ class CompiledMembers:
   compile_seconds: float
 
   def chunks(self) -> list[tuple[int, int]]:
-    return [(start, min(start + self.chunk_size, self.num_members))
-            for start in range(0, self.num_members, self.chunk_size)]
+    return chunk_bounds(self.num_members, self.chunk_size)
+
+
+def chunk_bounds(num_members: int, chunk_size: int) -> list[tuple[int, int]]:
+  """`[(start, end)]` of the chunks of `num_members` members (`chunk_size` 0: one chunk)."""
+  size = min(chunk_size, num_members) if chunk_size > 0 else num_members
+  return [(start, min(start + size, num_members)) for start in range(0, num_members, size)]
+
+
+@dataclasses.dataclass(frozen=True)
+class MemberJob:
+  """One program's members: `train` with their keys and hyperparameters."""
+  label: str
+  train: Callable
+  keys: Mapping[str, jax.Array]
+  hparams: Mapping[str, object]
+
+  @property
+  def num_members(self) -> int:
+    return len(next(iter(self.keys.values())))
 
 
 def compile_members(train: Callable, keys: Mapping[str, jax.Array],
@@ -53,15 +74,54 @@ def chunk_name(start: int, end: int, label: str = "members") -> str:
   return f"{label}-{start:06d}-{end:06d}"
 
 
-def run_members(compiled: CompiledMembers, keys: Mapping[str, jax.Array],
+def is_saved(job: MemberJob, workdir: str, chunk_size: int) -> bool:
+  """Whether every chunk of `job` is already saved in `workdir` (nothing to compile)."""
+  return all(os.path.exists(os.path.join(workdir, results.CHUNKS_DIR,
+                                         f"{chunk_name(start, end, job.label)}.npz"))
+             for start, end in chunk_bounds(job.num_members, chunk_size))
+
+
+def run_jobs(jobs: Sequence[MemberJob], workdir: str, chunk_size: int,
+             first: CompiledMembers | None = None
+             ) -> list[tuple[dict[str, np.ndarray], float]]:
+  """Trains every job's members; per job, its outputs and its compile time.
+
+  `first` is the first job's program if the caller compiled it already.
+  While one job trains, the next compiles on another thread (XLA releases
+  the interpreter lock in both). Jobs whose chunks are all saved are not
+  compiled at all.
+  """
+  def prepare(job: MemberJob) -> CompiledMembers | None:
+    if is_saved(job, workdir, chunk_size):
+      return None
+    return compile_members(job.train, job.keys, job.hparams, chunk_size)
+
+  done = []
+  with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+    pending = (concurrent.futures.Future() if first is not None
+               else pool.submit(prepare, jobs[0]))
+    if first is not None:
+      pending.set_result(first)
+    for number, job in enumerate(jobs):
+      compiled = pending.result()
+      if number + 1 < len(jobs):
+        pending = pool.submit(prepare, jobs[number + 1])
+      outputs = run_members(compiled, job.keys, job.hparams, workdir, job.label, chunk_size)
+      done.append((outputs, compiled.compile_seconds if compiled else 0.0))
+  return done
+
+
+def run_members(compiled: CompiledMembers | None, keys: Mapping[str, jax.Array],
                 hparams: Mapping[str, np.ndarray], workdir: str,
-                label: str = "members") -> dict[str, np.ndarray]:
+                label: str = "members", chunk_size: int = 0) -> dict[str, np.ndarray]:
   """Trains every chunk not yet saved in `workdir`; returns all members' outputs.
 
   The result maps each output field to an array with the member axis first,
-  plus `seconds`: each member's share of its chunk's wall time.
+  plus `seconds`: each member's share of its chunk's wall time. `compiled`
+  may be None when every chunk is saved (`chunk_size` then gives the chunks).
   """
-  chunks = compiled.chunks()
+  chunks = (compiled.chunks() if compiled else
+            chunk_bounds(len(next(iter(keys.values()))), chunk_size))
 
   def train_chunk(number: int, start: int, end: int) -> dict[str, np.ndarray]:
     index = np.minimum(np.arange(start, start + compiled.chunk_size), end - 1)

@@ -21,8 +21,10 @@ import numpy as np
 from research import metrics, optim
 from research.data.series import SeriesData
 from research.errors import UserError
+from research.models.dropout import is_concrete
 from research.registry import MODELS
 from research.train import (Batch, MemberState, Schedule, optimizer_fields, run_epochs,
+                            with_values,
                             train_step)
 
 
@@ -70,7 +72,7 @@ def squared_error(params, batch: Batch, dropout_key: jax.Array | None = None, *,
                      rngs={"dropout": dropout_key} if train else None)
   per_example = jnp.mean((pred - targets) ** 2, axis=-1)
   loss = jnp.sum(per_example * weights) / jnp.maximum(jnp.sum(weights), 1.0)
-  if penalize and (model.l1 or model.l2):
+  if penalize and not all(is_concrete(v) and v == 0 for v in (model.l1, model.l2)):
     kernel = params["output"]["kernel"]
     loss = loss + model.l1 * jnp.sum(jnp.abs(kernel)) + model.l2 * jnp.sum(kernel ** 2)
   return loss
@@ -79,7 +81,7 @@ def squared_error(params, batch: Batch, dropout_key: jax.Array | None = None, *,
 def make_forecast_train(config: ml_collections.ConfigDict, model_fields: Mapping[str, Any],
                         data: SeriesData) -> Callable[[Mapping, Mapping], ForecastOutput]:
   """Returns a pure `train(keys, hparams)` for one member of one model."""
-  model = build_sequence_model(model_fields, data)
+  base_model = build_sequence_model(model_fields, data)
   static, _ = optim.split_hyperparameters(config.optimizer.name, optimizer_fields(config))
   values, targets = jnp.asarray(data.values), jnp.asarray(data.targets)
   num_test = data.num_test
@@ -90,7 +92,7 @@ def make_forecast_train(config: ml_collections.ConfigDict, model_fields: Mapping
     train_batch = (values[None], targets[None], (days < data.train_count)[None] * 1.0)
     test_batch = (values[None], targets[None], (days >= data.test_start)[None] * 1.0)
     make_batch = lambda index, weight: train_batch
-    predict_test = lambda params: model.apply({"params": params}, values[None])[0,
+    predict_test = lambda model, params: model.apply({"params": params}, values[None])[0,
                                                                               data.test_start:]
   else:
     schedule = Schedule.from_config(config, data.train_count)
@@ -99,11 +101,12 @@ def make_forecast_train(config: ml_collections.ConfigDict, model_fields: Mapping
     test_index = data.test_start + jnp.arange(num_test)
     test_batch = (windows(test_index), targets[test_index], jnp.ones(num_test))
     make_batch = lambda index, weight: (windows(index), targets[index], weight)
-    predict_test = lambda params: model.apply({"params": params}, test_batch[0])
+    predict_test = lambda model, params: model.apply({"params": params}, test_batch[0])
 
   def train(keys: Mapping[str, jax.Array], hparams: Mapping[str, jax.Array]) -> ForecastOutput:
+    model = with_values(base_model, hparams["model"])
     params = model.init(keys["init"], test_batch[0][:1])["params"]
-    tx = optim.make_optimizer(config.optimizer.name, static, hparams)
+    tx = optim.make_optimizer(config.optimizer.name, static, hparams["optimizer"])
     state = MemberState(params=params, opt_state=tx.init(params),
                         diverged=jnp.zeros((), bool))
     loss_fn = functools.partial(squared_error, model=model)
@@ -111,7 +114,7 @@ def make_forecast_train(config: ml_collections.ConfigDict, model_fields: Mapping
         state, functools.partial(train_step, loss_fn=loss_fn, tx=tx), schedule, keys,
         make_batch, lambda params: squared_error(params, test_batch, model=model,
                                                  penalize=False))
-    return ForecastOutput(test_pred=predict_test(state.params), train_loss=train_loss,
+    return ForecastOutput(test_pred=predict_test(model, state.params), train_loss=train_loss,
                           eval_loss=eval_loss, diverged=state.diverged,
                           diverged_epoch=diverged_epoch)
 

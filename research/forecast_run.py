@@ -2,26 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import os
-import platform
 import time
 from collections.abc import Sequence
 
-import flax
 import jax
 import ml_collections
 import numpy as np
-import optax
 import pandas as pd
 from absl import logging
 
-from research import evaluate, execute, metrics, results, seeding, stats
+from research import evaluate, execute, metrics, results, seeding, stats, study, trials
 from research.data import get_loader
 from research.data.series import SeriesData, clean_series, day_profile_data, window_data
 from research.errors import UserError
 from research.registry import BASELINES
 from research.forecast import forecast_metrics, make_forecast_train
-from research.train import member_hparams
 
 METRIC_NAMES = tuple(metrics.FORECAST)
 MODES = ("windows", "day_profile")
@@ -57,64 +54,90 @@ def load_series(config: ml_collections.ConfigDict) -> SeriesData:
 
 def run_forecast(config: ml_collections.ConfigDict, workdir: str,
                  baseline_names: Sequence[str] = (), baseline_options=None):
-  """Trains every model in `config.models` for every seed, fits the learned
-  baselines on the same inputs; see `research.run.run`."""
-  data = load_series(config)
-  group = seeding.member_groups(config.seed, config.num_seeds, config.vary)[0]
-  keys = seeding.member_keys(group.seeds, config.seed, group.vary)
-  hparams = member_hparams(config, config.num_seeds)
-  compiled = {label: execute.compile_members(make_forecast_train(config, fields.to_dict(), data),
-                                             keys, hparams, config.chunk_size)
-              for label, fields in config.models.items()}
+  """Trains every model in `config.models` (and every trial of `config.study`) for
+  every seed, fits the learned baselines on the same inputs; see `research.run.run`."""
+  trial_list = study.expand(config)
+  series = {}  # one load per distinct data section
+  data_key = lambda trial: json.dumps(trial.config.data.to_dict(), sort_keys=True, default=str)
+  for trial in trial_list:
+    if data_key(trial) not in series:
+      series[data_key(trial)] = load_series(trial.config)
+  data_of = lambda trial: series[data_key(trial)]
+  buckets = study.buckets(trial_list)
+  jobs = [execute.MemberJob(b.label, make_forecast_train(
+      b.config, study.model_fields(b.config).to_dict(), data_of(b.trials[0])), b.keys(),
+      b.hparams()) for b in buckets]
+  logging.info("%d trials x %d seeds in %d compiled program(s)", len(trial_list),
+               config.num_seeds, len(jobs))
+  first = (None if execute.is_saved(jobs[0], workdir, config.chunk_size) else
+           execute.compile_members(jobs[0].train, jobs[0].keys, jobs[0].hparams,
+                                   config.chunk_size))
   results.start_workdir(workdir, config.to_dict())
 
   start = time.perf_counter()
-  outputs = {label: execute.run_members(program, keys, hparams, workdir, label=label)
-             for label, program in compiled.items()}
-  logging.info("Trained %d models x %d seeds in %.1f s", len(outputs), config.num_seeds,
+  done = execute.run_jobs(jobs, workdir, config.chunk_size, first)
+  logging.info("Trained %d trials x %d seeds in %.1f s", len(trial_list), config.num_seeds,
                time.perf_counter() - start)
-  actual = data.test_actual()
-  predictions = {label: out["test_pred"] * data.std + data.mean for label, out in outputs.items()}
-  fitted = {name: _fit_baseline(workdir, name, (baseline_options or {}).get(name, {}), data,
-                                group.seeds) for name in baseline_names}
+  outputs, compile_seconds = {}, {}
+  for bucket, (bucket_outputs, seconds) in zip(buckets, done):
+    outputs.update(bucket.per_trial(bucket_outputs))
+    compile_seconds.update({t.index: seconds for t in bucket.trials})
+  predictions = {t.index: outputs[t.index]["test_pred"] * data_of(t).std + data_of(t).mean
+                 for t in trial_list}
+  seeds = seeding.member_seeds(config.seed, config.num_seeds)
+  variants = list(series.values())
+  suffix = lambda i: "" if len(variants) == 1 else f" [data {i}]"
+  fitted = {name + suffix(i): _fit_baseline(
+      workdir, f"{name}-data{i}" if suffix(i) else name, (baseline_options or {}).get(name, {}),
+      data, seeds) for i, data in enumerate(variants) for name in baseline_names}
   rows = []
-  for label, out in outputs.items():
-    for member, seed in enumerate(group.seeds):
-      rows.append({"model": label, "seed": int(seed),
-                   **forecast_metrics(actual, predictions[label][member]),
-                   "train_seconds": float(out["seconds"][member]),
-                   "diverged": bool(out["diverged"][member]),
-                   "diverged_epoch": int(out["diverged_epoch"][member])})
-  for name, arrays in fitted.items():
-    rows += [{"model": name, "seed": int(seed),
-              **forecast_metrics(actual, arrays["test_pred"][member]),
-              "train_seconds": float(arrays["seconds"][member]), "diverged": False,
-              "diverged_epoch": -1} for member, seed in enumerate(group.seeds)]
-  for name, forecast in data.baselines.items():  # deterministic: the same row for each seed
-    scores = forecast_metrics(actual, forecast)
-    rows += [{"model": name, "seed": int(seed), **scores, "train_seconds": 0.0,
-              "diverged": False, "diverged_epoch": -1} for seed in group.seeds]
+  for t in trial_list:
+    actual = data_of(t).test_actual()
+    out = outputs[t.index]
+    rows += [{"model": t.label, "seed": int(seed),
+              **forecast_metrics(actual, predictions[t.index][member]),
+              "train_seconds": float(out["seconds"][member]),
+              "diverged": bool(out["diverged"][member]),
+              "diverged_epoch": int(out["diverged_epoch"][member])}
+             for member, seed in enumerate(t.seeds)]
+  for i, data in enumerate(variants):
+    actual = data.test_actual()
+    for name in baseline_names:
+      arrays = fitted[name + suffix(i)]
+      rows += [{"model": name + suffix(i), "seed": int(seed),
+                **forecast_metrics(actual, arrays["test_pred"][member]),
+                "train_seconds": float(arrays["seconds"][member]), "diverged": False,
+                "diverged_epoch": -1} for member, seed in enumerate(seeds)]
+    for name, forecast in data.baselines.items():  # deterministic: the same row for each seed
+      scores = forecast_metrics(actual, forecast)
+      rows += [{"model": name + suffix(i), "seed": int(seed), **scores, "train_seconds": 0.0,
+                "diverged": False, "diverged_epoch": -1} for seed in seeds]
   seed_table = pd.DataFrame(rows)
   num_diverged = int(seed_table["diverged"].sum())
   if num_diverged:
     logging.warning("%d members diverged and are left out of the statistics", num_diverged)
-  summary = stats.summarize(seed_table, METRIC_NAMES, seed=config.seed)
-  comparison = stats.compare(seed_table, METRIC_NAMES, metrics.LOWER_IS_BETTER,
-                             seed=config.seed)
+  seed_table, summary, comparison, ranked = trials.summarize(
+      config, trial_list, seed_table, METRIC_NAMES, metrics.LOWER_IS_BETTER, compile_seconds,
+      workdir)
 
   path = lambda name: os.path.join(workdir, name)
   results.write_csv(path(results.CURVES_FILE), pd.concat([
-      evaluate.curves(label, group.seeds, out["train_loss"], out["eval_loss"])
-      for label, out in outputs.items()], ignore_index=True))
-  results.write_csv(path(results.FORECASTS_FILE), _forecast_table(data, actual, {
-      **predictions, **{name: arrays["test_pred"] for name, arrays in fitted.items()},
+      evaluate.curves(t.label, t.seeds, outputs[t.index]["train_loss"],
+                      outputs[t.index]["eval_loss"]) for t in trial_list], ignore_index=True))
+  # Every trial's forecasts would be huge for a large study: the best trial's.
+  shown = [t for t in trial_list if not len(ranked) or t.label == ranked["model"].iloc[0]]
+  data = data_of(shown[0])
+  results.write_csv(path(results.FORECASTS_FILE), _forecast_table(data, data.test_actual(), {
+      **{t.label: predictions[t.index] for t in shown},
+      **{name: arrays["test_pred"] for name, arrays in fitted.items()
+         if name.endswith(suffix(variants.index(data)))},
       **{name: f[None] for name, f in data.baselines.items()}}))
   results.write_json(path(results.RUN_FILE), {
-      "compile_seconds": {label: p.compile_seconds for label, p in compiled.items()},
-      "train_seconds": {label: float(out["seconds"].sum()) for label, out in outputs.items()},
-      "chunk_size": config.chunk_size, "devices": [str(d) for d in jax.devices()],
-      "versions": {"jax": jax.__version__, "flax": flax.__version__, "optax": optax.__version__,
-                   "numpy": np.__version__, "python": platform.python_version()},
+      "compile_seconds": {b.label if len(buckets) > 1 else b.trials[0].label:
+                          compile_seconds[b.trials[0].index] for b in buckets},
+      "train_seconds": {t.label: float(outputs[t.index]["seconds"].sum()) for t in trial_list},
+      "chunk_size": config.chunk_size, "programs": len(jobs), "trials": len(trial_list),
+      "devices": [str(d) for d in jax.devices()], "versions": results.software_versions(),
       "data": {"source": data.source, "examples": int(len(data.targets)),
                "train_examples": data.train_count, "outputs": data.num_outputs,
                "scale_mean": data.mean, "scale_std": data.std}})
@@ -124,7 +147,7 @@ def run_forecast(config: ml_collections.ConfigDict, workdir: str,
   logging.info("Wrote results to %s", workdir)
   return results.RunResult(workdir=workdir, seeds=seed_table, summary=summary, comparison=comparison,
                    variance=pd.DataFrame(columns=stats.VARIANCE_COLUMNS), metrics=METRIC_NAMES,
-                   lower_is_better=metrics.LOWER_IS_BETTER)
+                   lower_is_better=metrics.LOWER_IS_BETTER, ranking=ranked)
 
 
 def baseline_inputs(data: SeriesData) -> np.ndarray:

@@ -33,6 +33,9 @@ RUN_FILE = "run.json"
 COMPARISON_FILE = "comparison.csv"
 VARIANCE_FILE = "variance.csv"
 VARIANCE_MEMBERS_FILE = "variance_members.csv"
+TRIALS_FILE = "trials.csv"  # a study's trials x seeds
+RANKING_FILE = "ranking.csv"  # a study's trials, best first
+BEST_CONFIG_FILE = "best_config.py"  # the best trial, as a config launch.py runs
 CHUNKS_DIR = "chunks"  # raw per-chunk outputs: what a resumed run picks up
 
 
@@ -47,6 +50,16 @@ class RunResult:
   metrics: tuple[str, ...] = CLASSIFICATION_METRICS
   lower_is_better: frozenset[str] = LOWER_IS_BETTER
   resumed_finished: bool = False
+  ranking: pd.DataFrame | None = None  # a study's trials, best first
+
+
+def software_versions() -> dict[str, str]:
+  """Versions of what computed the numbers, for run.json."""
+  import platform  # pylint: disable=import-outside-toplevel
+  import flax, jax, optax, sklearn  # pylint: disable=import-outside-toplevel,multiple-imports
+  return {"jax": jax.__version__, "flax": flax.__version__, "optax": optax.__version__,
+          "numpy": np.__version__, "pandas": pd.__version__,
+          "scikit-learn": sklearn.__version__, "python": platform.python_version()}
 
 
 def write_atomic(path: str, write: Callable[[IO], Any], binary: bool = False) -> None:

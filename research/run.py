@@ -3,27 +3,24 @@
 from __future__ import annotations
 
 import concurrent.futures
+import json
 import os
-import platform
 import time
 from collections.abc import Sequence
 
-import flax
 import jax
 import ml_collections
 import numpy as np
-import optax
 import pandas as pd
-import sklearn
 from absl import logging
 
 import research.models  # noqa: F401  (registers the models)
-from research import baselines, evaluate, execute, results, seeding, stats
+from research import baselines, evaluate, execute, results, seeding, stats, study, trials
 from research.config import check_config, task_of
 from research.forecast_run import METRIC_NAMES as FORECAST_METRICS, run_forecast
 from research.data import TabularData, encode_table, get_loader
 from research.plugins import load_plugins
-from research.train import make_train, member_hparams
+from research.train import make_train
 
 # Bitwise-reproducible random bits however the computation is sharded.
 jax.config.update("jax_threefry_partitionable", True)
@@ -67,42 +64,59 @@ def run(config: ml_collections.ConfigDict, workdir: str,
   baselines.check_baselines(baseline_names, baseline_options, task_of(config))
   if task_of(config) == "forecast":
     return run_forecast(config, workdir, baseline_names, baseline_options)
-  data, source = load_data(config)
-  train = make_train(config, data)
   variance = config.get("variance", ml_collections.ConfigDict())
-  groups = seeding.member_groups(config.seed, config.num_seeds, config.vary,
-                                 variance.get("sources", ()), variance.get("num_seeds", 0))
-  keys = seeding.group_keys(groups, config.seed)
-  hparams = member_hparams(config, len(keys["split"]))
-  compiled = execute.compile_members(train, keys, hparams, config.get("chunk_size", 0))
-  logging.info("Members: %s", ", ".join(f"{g.source}: {len(g.seeds)}" for g in groups))
+  if study.has_study(config) and variance.get("sources", ()):
+    logging.warning("variance.sources is ignored in a study: the decomposition runs for a "
+                    "single model (run best_config.py with it)")
+  trial_list = study.expand(config, variance.get("sources", ()), variance.get("num_seeds", 0))
+  datasets = {}  # one load per distinct data section
+  for trial in trial_list:
+    key = json.dumps(trial.config.data.to_dict(), sort_keys=True, default=str)
+    if key not in datasets:
+      datasets[key] = load_data(trial.config)
+  data_of = lambda trial: datasets[json.dumps(trial.config.data.to_dict(), sort_keys=True,
+                                              default=str)][0]
+  buckets = study.buckets(trial_list)
+  jobs = [execute.MemberJob(b.label, make_train(b.config, data_of(b.trials[0])), b.keys(),
+                            b.hparams()) for b in buckets]
+  logging.info("%d trials x %d seeds in %d compiled program(s)", len(trial_list),
+               config.num_seeds, len(jobs))
+  chunk_size = config.get("chunk_size", 0)
+  first = (None if execute.is_saved(jobs[0], workdir, chunk_size) else
+           execute.compile_members(jobs[0].train, jobs[0].keys, jobs[0].hparams, chunk_size))
 
   results.start_workdir(workdir, config.to_dict())
   if state is results.WorkdirState.RESUME:
     logging.info("Resuming the run in %s", workdir)
-  main_seeds = groups[0].seeds
-  random_states = main_seeds if "init" in groups[0].vary else np.full_like(main_seeds,
-                                                                            config.seed)
-  # The baselines fit on a host thread while the compiled run (which releases
-  # the GIL and keeps about one core busy on CPU) trains the networks.
+  main_seeds = seeding.member_seeds(config.seed, config.num_seeds)
+  split_keys = seeding.member_keys(main_seeds, config.seed, config.vary)["split"]
+  random_states = main_seeds if "init" in config.vary else np.full_like(main_seeds,
+                                                                         config.seed)
+  # The baselines fit on a host thread while the compiled programs (which release
+  # the GIL and keep about one core busy on CPU) train the networks.
   with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
     start = time.perf_counter()
-    fitting = pool.submit(_fit_baselines, workdir, baseline_names, baseline_options, data,
-                          config.data.test_fraction, keys["split"][:len(main_seeds)],
-                          random_states)
-    output = execute.run_members(compiled, keys, hparams, workdir)
-    logging.info("Trained %d members in %.1f s", len(keys["split"]),
+    fitting = {suffix: pool.submit(_fit_baselines, workdir, baseline_names, baseline_options,
+                                   data, config.data.test_fraction, split_keys, random_states,
+                                   suffix)
+               for suffix, data in _data_variants(datasets)}
+    done = execute.run_jobs(jobs, workdir, chunk_size, first)
+    logging.info("Trained %d members in %.1f s", sum(j.num_members for j in jobs),
                  time.perf_counter() - start)
-    fitted = fitting.result()
+    fitted = {name + suffix: arrays for suffix, future in fitting.items()
+              for name, arrays in future.result().items()}
+  outputs, compile_seconds = {}, {}
+  for bucket, (bucket_outputs, seconds) in zip(buckets, done):
+    outputs.update(bucket.per_trial(bucket_outputs))
+    compile_seconds.update({t.index: seconds for t in bucket.trials})
 
-  model = config.model.name
-  all_seeds = np.concatenate([g.seeds for g in groups])
-  network = evaluate.member_rows(model, all_seeds, data.labels, output["test_index"],
-                                 output["test_prob"], output["seconds"], output["diverged"],
-                                 output["diverged_epoch"])
-  main = slice(0, len(main_seeds))
-  seed_table = pd.concat([network.iloc[main]] + [
-      evaluate.member_rows(name, main_seeds, data.labels, arrays["test_index"],
+  rows = {t.index: evaluate.member_rows(
+      t.label, np.concatenate([g.seeds for g in t.groups]), data_of(t).labels,
+      outputs[t.index]["test_index"], outputs[t.index]["test_prob"], outputs[t.index]["seconds"],
+      outputs[t.index]["diverged"], outputs[t.index]["diverged_epoch"]) for t in trial_list}
+  labels = data_of(trial_list[0]).labels
+  seed_table = pd.concat([rows[t.index].iloc[:len(t.seeds)] for t in trial_list] + [
+      evaluate.member_rows(name, main_seeds, labels, arrays["test_index"],
                            arrays["test_prob"], arrays["seconds"])
       for name, arrays in fitted.items()], ignore_index=True)
   num_diverged = int(seed_table["diverged"].sum())
@@ -110,34 +124,39 @@ def run(config: ml_collections.ConfigDict, workdir: str,
     logging.warning("%d of %d members diverged (non-finite loss or update) and are left "
                     "out of the statistics; see the diverged columns of seeds.csv",
                     num_diverged, len(seed_table))
+  seed_table, summary, comparison, ranked = trials.summarize(
+      config, trial_list, seed_table, METRIC_NAMES, LOWER_IS_BETTER, compile_seconds, workdir)
 
-  summary = stats.summarize(seed_table, METRIC_NAMES, seed=config.seed)
-  comparison = stats.compare(seed_table, METRIC_NAMES, LOWER_IS_BETTER, seed=config.seed)
+  groups = trial_list[0].groups
   sources = np.concatenate([[g.source] * len(g.seeds) for g in groups])
-  variance_members = network.assign(source=sources)
+  variance_members = rows[0].assign(source=sources)
   variance_table = stats.variance_by_source(variance_members, METRIC_NAMES,
                                             total_source=groups[0].source)
-
+  # Predictions of every member would be huge for a large study: the best trial's.
+  shown = [t for t in trial_list if not len(ranked) or t.label == ranked["model"].iloc[0]]
   path = lambda name: os.path.join(workdir, name)
-  results.write_csv(path(results.CURVES_FILE), evaluate.curves(
-      model, main_seeds, output["train_loss"][main], output["eval_loss"][main]))
+  results.write_csv(path(results.CURVES_FILE), pd.concat([evaluate.curves(
+      t.label, t.seeds, outputs[t.index]["train_loss"][:len(t.seeds)],
+      outputs[t.index]["eval_loss"][:len(t.seeds)]) for t in trial_list], ignore_index=True))
   results.write_csv(path(results.PREDICTIONS_FILE), pd.concat(
-      [evaluate.predictions(model, main_seeds, output["test_index"][main], data.labels,
-                            output["test_prob"][main])] +
-      [evaluate.predictions(name, main_seeds, arrays["test_index"], data.labels,
+      [evaluate.predictions(t.label, t.seeds, outputs[t.index]["test_index"][:len(t.seeds)],
+                            data_of(t).labels, outputs[t.index]["test_prob"][:len(t.seeds)])
+       for t in shown] +
+      [evaluate.predictions(name, main_seeds, arrays["test_index"], labels,
                             arrays["test_prob"]) for name, arrays in fitted.items()],
       ignore_index=True))
   if len(groups) > 1:
     results.write_csv(path(results.VARIANCE_MEMBERS_FILE), variance_members)
     results.write_csv(path(results.VARIANCE_FILE), variance_table)
+  data, source = next(iter(datasets.values()))
   results.write_json(path(results.RUN_FILE), {
-      "compile_seconds": compiled.compile_seconds, "chunk_size": compiled.chunk_size,
-      "train_seconds": float(output["seconds"].sum()), "num_members": len(all_seeds),
+      "compile_seconds": _per_program(buckets, compile_seconds),
+      "chunk_size": chunk_size, "programs": len(jobs),
+      "train_seconds": float(sum(o["seconds"].sum() for o in outputs.values())),
+      "num_members": int(sum(t.num_members for t in trial_list)),
       "devices": [str(d) for d in jax.devices()],
-      "groups": {g.source: len(g.seeds) for g in groups},
-      "versions": {"jax": jax.__version__, "flax": flax.__version__,
-                   "optax": optax.__version__, "numpy": np.__version__,
-                   "scikit-learn": sklearn.__version__, "python": platform.python_version()},
+      "groups": {g.source: len(g.seeds) for g in groups}, "trials": len(trial_list),
+      "versions": results.software_versions(),
       "data": {"source": source, "rows": data.num_examples,
                "features": list(data.feature_names), "positive": data.positive}})
   results.write_csv(path(results.COMPARISON_FILE), comparison)
@@ -146,7 +165,21 @@ def run(config: ml_collections.ConfigDict, workdir: str,
   logging.info("Wrote results to %s", workdir)
   return results.RunResult(
       workdir=workdir, seeds=seed_table, summary=summary, comparison=comparison,
-      variance=variance_table if len(groups) > 1 else variance_table.iloc[:0])
+      variance=variance_table if len(groups) > 1 else variance_table.iloc[:0], ranking=ranked)
+
+
+def _per_program(buckets: Sequence[study.Bucket], compile_seconds: dict[int, float]
+                 ) -> dict[str, float] | float:
+  """Compile time per program (one number for a single program)."""
+  by_label = {b.label: compile_seconds[b.trials[0].index] for b in buckets}
+  return next(iter(by_label.values())) if len(by_label) == 1 else by_label
+
+
+def _data_variants(datasets: dict) -> list[tuple[str, TabularData]]:
+  """Each distinct data set, with the suffix that tells its baselines apart."""
+  if len(datasets) == 1:
+    return [("", next(iter(datasets.values()))[0])]
+  return [(f" [data {i}]", data) for i, (data, _) in enumerate(datasets.values())]
 
 
 def read_result(workdir: str, task: str = "classification") -> results.RunResult:
@@ -158,11 +191,13 @@ def read_result(workdir: str, task: str = "classification") -> results.RunResult
   return results.RunResult(
       workdir=workdir, seeds=read(results.SEEDS_FILE), summary=read(results.SUMMARY_FILE),
       comparison=read(results.COMPARISON_FILE), variance=variance, resumed_finished=True,
+      ranking=(read(results.RANKING_FILE)
+               if os.path.exists(os.path.join(workdir, results.RANKING_FILE)) else None),
       metrics=METRIC_NAMES if task == "classification" else FORECAST_METRICS)
 
 
-def _fit_baselines(workdir, names, options, data, test_fraction, split_keys, random_states
-                   ) -> dict[str, dict[str, np.ndarray]]:
+def _fit_baselines(workdir, names, options, data, test_fraction, split_keys, random_states,
+                   suffix: str = "") -> dict[str, dict[str, np.ndarray]]:
   """Fits each baseline not yet saved in `workdir` for every seed, saving each when done."""
   def fit(name: str) -> dict[str, np.ndarray]:
     start = time.perf_counter()
@@ -174,7 +209,9 @@ def _fit_baselines(workdir, names, options, data, test_fraction, split_keys, ran
             "test_prob": np.stack([m.test_prob for m in members]),
             "seconds": np.array([m.train_seconds for m in members])}
 
-  return {name: results.saved_arrays(workdir, f"baseline-{name}", lambda name=name: fit(name))
+  tag = "".join(c if c.isalnum() else "-" for c in suffix.strip(" []"))
+  return {name: results.saved_arrays(workdir, f"baseline-{name}{'-' + tag if tag else ''}",
+                                     lambda name=name: fit(name))
           for name in names}
 
 

@@ -82,8 +82,11 @@ def wilcoxon_p_value(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def compare(rows: pd.DataFrame, metrics: Sequence[str], lower_is_better: frozenset[str],
-            seed: int = 0) -> pd.DataFrame:
+            seed: int = 0, anchor: str | None = None) -> pd.DataFrame:
   """Every pair of models, paired by seed: `model_a - model_b` per metric.
+
+  With `anchor`, only the pairs `(anchor, other)`: a study's best trial
+  against every other trial and baseline, not every pair of trials.
 
   `mean_diff` is in the metric's units (A minus B) with a bootstrap CI;
   `p_improve` is the probability that A is better than B, already oriented
@@ -94,20 +97,21 @@ def compare(rows: pd.DataFrame, metrics: Sequence[str], lower_is_better: frozens
     rows = rows[~rows["diverged"].astype(bool)]
   models = list(dict.fromkeys(rows["model"]))
   records = []
-  for i, model_a in enumerate(models):
-    for model_b in models[i + 1:]:
-      paired = pd.merge(rows[rows["model"] == model_a], rows[rows["model"] == model_b],
-                        on="seed", suffixes=("_a", "_b"))
-      for metric in metrics:
-        a, b = paired[f"{metric}_a"].to_numpy(), paired[f"{metric}_b"].to_numpy()
-        low, high = bootstrap_ci(a - b, seed=seed)
-        records.append({
-            "model_a": model_a, "model_b": model_b, "metric": metric,
-            "mean_diff": float(np.mean(a - b)) if a.size else np.nan,
-            "ci_low": low, "ci_high": high,
-            "p_improve": probability_of_improvement(a, b, metric not in lower_is_better)
-                         if a.size else np.nan,
-            "p_value": wilcoxon_p_value(a, b), "n": int(a.size)})
+  pairs = ([(anchor, other) for other in models if other != anchor] if anchor is not None
+           else [(a, b) for i, a in enumerate(models) for b in models[i + 1:]])
+  for model_a, model_b in pairs:
+    paired = pd.merge(rows[rows["model"] == model_a], rows[rows["model"] == model_b],
+                      on="seed", suffixes=("_a", "_b"))
+    for metric in metrics:
+      a, b = paired[f"{metric}_a"].to_numpy(), paired[f"{metric}_b"].to_numpy()
+      low, high = bootstrap_ci(a - b, seed=seed)
+      records.append({
+          "model_a": model_a, "model_b": model_b, "metric": metric,
+          "mean_diff": float(np.mean(a - b)) if a.size else np.nan,
+          "ci_low": low, "ci_high": high,
+          "p_improve": probability_of_improvement(a, b, metric not in lower_is_better)
+                       if a.size else np.nan,
+          "p_value": wilcoxon_p_value(a, b), "n": int(a.size)})
   return pd.DataFrame.from_records(records, columns=COMPARISON_COLUMNS)
 
 

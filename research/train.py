@@ -145,6 +145,11 @@ def build_model(config: ml_collections.ConfigDict) -> nn.Module:
     raise UserError(f"model {config.model.name!r}: {e}; fix config.model") from None
 
 
+def with_values(model: nn.Module, values: Mapping[str, jax.Array]) -> nn.Module:
+  """`model` with some fields replaced by per-member (traced) values."""
+  return model.clone(**values) if values else model
+
+
 def optimizer_fields(config: ml_collections.ConfigDict) -> dict[str, Any]:
   return {k: v for k, v in config.optimizer.items() if k != "name"}
 
@@ -182,10 +187,12 @@ def make_train(config: ml_collections.ConfigDict, data: TabularData
     config: the run's config (read here, never inside `train`).
     data: the encoded table, shared by all members.
 
-  `keys` maps each stream in `seeding.STREAMS` to one key; `hparams` maps the
-  optimizer's float fields (see `optim.split_hyperparameters`) to scalars.
+  `keys` maps each stream in `seeding.STREAMS` to one key; `hparams` is
+  `{'optimizer': {field: scalar}, 'model': {field: scalar}}`: the optimizer's
+  float fields (see `optim.split_hyperparameters`) and any model fields a
+  study varies per member (see `research.study`).
   """
-  model = build_model(config)
+  base_model = build_model(config)
   static, _ = optim.split_hyperparameters(config.optimizer.name, optimizer_fields(config))
   schedule = Schedule.from_config(config, data.num_train(config.data.test_fraction))
 
@@ -193,8 +200,9 @@ def make_train(config: ml_collections.ConfigDict, data: TabularData
     split = member_split(keys["split"], data, config.data.test_fraction)
     x_train, y_train, test_index = split.x_train, split.y_train, split.test_index
     test_batch = (split.x_test, split.y_test, jnp.ones(test_index.shape, jnp.float32))
+    model = with_values(base_model, hparams["model"])
     params = model.init(keys["init"], x_train[:1])["params"]
-    tx = optim.make_optimizer(config.optimizer.name, static, hparams)
+    tx = optim.make_optimizer(config.optimizer.name, static, hparams["optimizer"])
     state = MemberState(params=params, opt_state=tx.init(params),
                         diverged=jnp.zeros((), bool))
     loss_fn = functools.partial(binary_cross_entropy, apply_fn=model.apply)
@@ -263,9 +271,3 @@ def _epoch_batches(key: jax.Array, schedule: Schedule) -> tuple[jax.Array, jax.A
   index = jnp.concatenate([order, order[:padding]])
   weights = jnp.concatenate([jnp.ones(n, jnp.float32), jnp.zeros(padding, jnp.float32)])
   return index.reshape(steps, size), weights.reshape(steps, size)
-
-
-def member_hparams(config: ml_collections.ConfigDict, num_members: int) -> dict[str, np.ndarray]:
-  """The optimizer's float hyperparameters, one value per member."""
-  _, floats = optim.split_hyperparameters(config.optimizer.name, optimizer_fields(config))
-  return {name: np.full(num_members, value, np.float32) for name, value in floats.items()}

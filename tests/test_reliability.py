@@ -51,8 +51,9 @@ def test_one_diverging_member_does_not_disturb_the_others():
   data, _ = load_data(config)
   train = jax.jit(jax.vmap(make_train(config, data)))
   keys = member_keys(member_seeds(0, 3), 0)
-  calm = train(keys, {"learning_rate": np.array([0.5, 0.5, 0.5], np.float32)})
-  wild = train(keys, {"learning_rate": np.array([0.5, 1e20, 0.5], np.float32)})
+  rates = lambda *r: {"optimizer": {"learning_rate": np.array(r, np.float32)}, "model": {}}
+  calm = train(keys, rates(0.5, 0.5, 0.5))
+  wild = train(keys, rates(0.5, 1e20, 0.5))
   assert wild.diverged.tolist() == [False, True, False] and int(wild.diverged_epoch[1]) >= 0
   assert calm.diverged.tolist() == [False, False, False]
   for member in (0, 2):

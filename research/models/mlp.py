@@ -6,6 +6,7 @@ import flax.linen as nn
 import jax
 
 from research.errors import UserError
+from research.models.dropout import Dropout, is_concrete
 from research.registry import ACTIVATIONS, MODELS
 
 
@@ -22,7 +23,10 @@ class MLP(nn.Module):
   """
   hidden_sizes: Sequence[int] = (50, 100, 200)
   activation: str = "sigmoid"
-  dropout: float = 0.0
+  dropout: float | jax.Array = 0.0
+
+  # Fields a study may vary per member inside one compiled program (as arrays).
+  value_fields = ("dropout",)
 
   def __post_init__(self):
     ACTIVATIONS.get(self.activation)  # fail at construction, not inside jit
@@ -30,7 +34,7 @@ class MLP(nn.Module):
     if any(not isinstance(s, int) or isinstance(s, bool) or s < 1 for s in sizes):
       raise UserError(f"model.hidden_sizes must be positive integers, got {sizes!r}; "
                       "e.g. --config.model.hidden_sizes='(50,100)'")
-    if not 0.0 <= self.dropout < 1.0:
+    if is_concrete(self.dropout) and not 0.0 <= self.dropout < 1.0:
       raise UserError(f"model.dropout must be in [0, 1), got {self.dropout!r}")
     super().__post_init__()
 
@@ -40,5 +44,5 @@ class MLP(nn.Module):
     activation = ACTIVATIONS.get(self.activation)
     for width in self.hidden_sizes:
       x = activation(nn.Dense(width)(x))
-      x = nn.Dropout(self.dropout, deterministic=not train)(x)
+      x = Dropout(self.dropout)(x, deterministic=not train)
     return nn.Dense(1)(x)[..., 0]

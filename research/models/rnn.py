@@ -28,6 +28,7 @@ import jax
 import jax.numpy as jnp
 
 from research.errors import UserError
+from research.models.dropout import Dropout, is_concrete
 from research.registry import ACTIVATIONS, MODELS
 
 GATES = {"elman": 1, "lstm": 4, "gru": 3}
@@ -111,15 +112,15 @@ class RecurrentNetwork(nn.Module):
   cell: str = "lstm"
   hidden_sizes: Sequence[int] = (64,)
   bidirectional: bool = False
-  dropout: float = 0.0
+  dropout: float | jax.Array = 0.0
   activation: str = "tanh"
   head: Sequence[int] = ()
   head_activation: str = "relu"
   outputs: int = 1
-  output_scale: float = 1.0
+  output_scale: float | jax.Array = 1.0
   many_to_many: bool = False
-  l1: float = 0.0
-  l2: float = 0.0
+  l1: float | jax.Array = 0.0
+  l2: float | jax.Array = 0.0
 
   def __post_init__(self):
     ACTIVATIONS.get(self.activation)
@@ -132,9 +133,9 @@ class RecurrentNetwork(nn.Module):
     if self.many_to_many and self.bidirectional:
       raise UserError("a many-to-many model cannot be bidirectional: its outputs would see "
                       "the future; set model.bidirectional=False")
-    if not 0.0 <= self.dropout < 1.0:
+    if is_concrete(self.dropout) and not 0.0 <= self.dropout < 1.0:
       raise UserError(f"model.dropout must be in [0, 1), got {self.dropout!r}")
-    if self.l1 < 0 or self.l2 < 0:
+    if any(is_concrete(v) and v < 0 for v in (self.l1, self.l2)):
       raise UserError("model.l1 and model.l2 must be >= 0")
     super().__post_init__()
 
@@ -144,7 +145,7 @@ class RecurrentNetwork(nn.Module):
     x = inputs
     for depth, size in enumerate(self.hidden_sizes):
       if depth:
-        x = nn.Dropout(self.dropout, deterministic=not train)(x)
+        x = Dropout(self.dropout)(x, deterministic=not train)
       layer = lambda reverse, name: RecurrentLayer(self.cell, size, self.activation,
                                                    reverse=reverse, name=name)
       forward = layer(False, f"layer{depth}_forward")(x)
@@ -162,7 +163,7 @@ class RecurrentNetwork(nn.Module):
     head_activation = ACTIVATIONS.get(self.head_activation)
     for width in self.head:
       x = head_activation(nn.Dense(width)(x))
-    x = nn.Dropout(self.dropout, deterministic=not train)(x)
+    x = Dropout(self.dropout)(x, deterministic=not train)
     return nn.Dense(self.outputs, name="output")(x) * self.output_scale
 
 
@@ -172,6 +173,7 @@ def _register(cell: str, activation: str = "tanh"):
   factory.__name__ = factory.__qualname__ = cell
   factory.__doc__ = f"A {cell.upper()} network; see `RecurrentNetwork` for the fields."
   factory.sequence_model = True  # takes [batch, time, features]
+  factory.value_fields = ("dropout", "l1", "l2", "output_scale")  # vmappable in studies
   MODELS.register(cell)(factory)
 
 
