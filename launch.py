@@ -67,10 +67,14 @@ def main(argv):
     sys.exit(2)
   if result.resumed_finished:
     print(f"{result.workdir} already holds this finished run; nothing to do")
-  print(terminal.format_summary(result.summary, result.metrics))
-  print()
-  print(terminal.format_comparison(result.summary, result.comparison, result.metrics,
-                                   result.lower_is_better))
+  if result.ranking is not None and len(result.ranking):
+    print(terminal.format_study(result.ranking, result.summary, result.comparison,
+                                result.metrics))
+  else:
+    print(terminal.format_summary(result.summary, result.metrics))
+    print()
+    print(terminal.format_comparison(result.summary, result.comparison, result.metrics,
+                                     result.lower_is_better))
   if not result.variance.empty:
     print()
     print(terminal.format_variance(result.variance, result.metrics[0]))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+import os
 from typing import Any
 
 import ml_collections
@@ -68,3 +70,15 @@ def check_config(config: ml_collections.ConfigDict) -> None:
       if not isinstance(fields, ml_collections.ConfigDict) or "name" not in fields:
         raise UserError(f"models.{label} needs a 'name' field naming a registered model")
   seeding.check_vary(_lookup(config, "vary"))
+
+
+def sibling_config(config_file: str, name: str) -> ml_collections.ConfigDict:
+  """`get_config()` of the config file `name` beside `config_file` (a config's `__file__`).
+
+  For configs that extend another, e.g. a study over configs/credit.py.
+  """
+  path = os.path.join(os.path.dirname(os.path.abspath(config_file)), name)
+  spec = importlib.util.spec_from_file_location(os.path.splitext(name)[0], path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module.get_config()

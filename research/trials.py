@@ -47,19 +47,24 @@ def trial_table(trials: Sequence[study.Trial], seed_rows: pd.DataFrame) -> pd.Da
 def ranking(trials: Sequence[study.Trial], summary: pd.DataFrame, table: pd.DataFrame,
             metric: str, lower_is_better: Collection[str],
             compile_seconds: Mapping[int, float]) -> pd.DataFrame:
-  """Trials by mean `metric` over their seeds (best first), with the CI from `summary`."""
+  """Trials by mean `metric` over their seeds (best first), with the CI from `summary`.
+
+  Columns: `RANKING_COLUMNS`, then one per field the study varies.
+  """
   rows = summary[summary["metric"] == metric].set_index("model")
   seconds = table.groupby("trial")["train_seconds"].mean()
   records = [{"trial": t.index, "model": t.label, "metric": metric,
               **{c: rows.loc[t.label, c] for c in ("mean", "std", "ci_low", "ci_high", "n")},
               "train_seconds": float(seconds.get(t.index, np.nan)),
-              "compile_seconds": float(compile_seconds.get(t.index, np.nan))}
+              "compile_seconds": float(compile_seconds.get(t.index, np.nan)),
+              **{path: _cell(v) for path, v in t.values.items() if path != study.MODELS_AXIS}}
              for t in trials]
   frame = pd.DataFrame.from_records(records)
   frame = frame.sort_values(["mean", "trial"], ascending=[metric in lower_is_better, True],
                             na_position="last", kind="stable")
   frame.insert(0, "rank", np.arange(1, len(frame) + 1))
-  return frame[list(RANKING_COLUMNS)].reset_index(drop=True)
+  return frame[list(RANKING_COLUMNS) + [c for c in frame.columns if c not in RANKING_COLUMNS]
+               ].reset_index(drop=True)
 
 
 def best_per_seed(table: pd.DataFrame, metric: str, lower_is_better: Collection[str]

@@ -7,6 +7,8 @@ from collections.abc import Collection, Sequence
 import numpy as np
 import pandas as pd
 
+from research.trials import RANKING_COLUMNS
+
 
 def _render(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
   widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
@@ -74,3 +76,39 @@ def format_variance(variance: pd.DataFrame, metric: str) -> str:
              for r in group.itertuples() if r.source != group.iloc[0]["source"]]
     lines.append(f"{model} {metric} std {group.iloc[0]['std']:.4f}: " + ", ".join(parts))
   return "\n".join(lines)
+
+
+def format_study(ranking: pd.DataFrame, summary: pd.DataFrame, comparison: pd.DataFrame,
+                 metrics: Sequence[str]) -> str:
+  """A study's trials best first (then the other models), and the best against the rest.
+
+  Columns: the ranking metric and the next two of `metrics` as mean ± std,
+  seconds of training per member and of compiling the trial's program.
+  """
+  metric = ranking["metric"].iloc[0]
+  shown = list(dict.fromkeys([metric, *metrics]))[:3]
+  by_model = {model: group.set_index("metric") for model, group in
+              summary.groupby("model", sort=False)}
+  cells = lambda model: [_mean_std(by_model[model].loc[m, "mean"], by_model[model].loc[m, "std"])
+                         if model in by_model and m in by_model[model].index else "-"
+                         for m in shown]
+  # Sampled trials are named trial-NNN: show what they tried.
+  fields = [c for c in ranking.columns[len(RANKING_COLUMNS):]
+            if not ranking["model"].str.contains("=").any()]
+  value = lambda v: f"{v:.4g}" if isinstance(v, float) else str(v)
+  rows = [[str(r["rank"]), str(r["model"]), *[value(r[f]) for f in fields], str(int(r["n"])),
+           *cells(r["model"]), f"{r['train_seconds']:.2f}", f"{r['compile_seconds']:.1f}",
+           "<- best" if r["rank"] == 1 else ""] for _, r in ranking.iterrows()]
+  others = [m for m in by_model if m not in set(ranking["model"])]
+  rows += [["", m, *[""] * len(fields), str(int(by_model[m].loc[metric, "n"])), *cells(m),
+            "", "", ""] for m in others]
+  table = _render(["rank", "model", *[f.split(".")[-1] for f in fields], "n", *shown,
+                   "train s/member", "compile s", ""], rows)
+  best = ranking["model"].iloc[0]
+  anchor = best if (comparison["model_a"] == best).any() else (
+      comparison["model_a"].iloc[0] if len(comparison) else best)
+  versus = [ranking["model"].iloc[1]] if len(ranking) > 1 and anchor == best else []
+  lines = [[metric, anchor, other, *cell] for other in versus + others if other != anchor
+           and (cell := _oriented(comparison, metric, anchor, other))]
+  header = ["metric", "model", "vs", "diff", "95% CI", "P(better)", "Wilcoxon p"]
+  return table + ("\n\n" + _render(header, lines) if lines else "")

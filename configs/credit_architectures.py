@@ -1,0 +1,32 @@
+"""Credit scoring: 18 MLP architectures (sigmoid and tanh, nine width patterns) x seeds.
+
+  python launch.py --config=configs/credit_architectures.py --config.num_seeds=8
+
+Follows the credit-scoring study whose eighteen networks (one to three hidden
+layers of 50-200 units, sigmoid or tanh) were compared with classical models
+on the same data. Each architecture is one trial of a grid; its members are
+its seeds, and every architecture sees the same seeds, so trials are paired.
+Shapes differ between architectures, so each is compiled once (the next one
+compiles while the current one trains). Prints accuracy, AUC (mean ± std)
+and training time per network, the best marked; writes trials.csv,
+ranking.csv and best_config.py beside the usual files.
+"""
+
+import ml_collections
+
+from research.config import sibling_config
+
+
+def get_config() -> ml_collections.ConfigDict:
+  config = sibling_config(__file__, "credit.py")  # the same data, models, training
+  config.num_seeds = 8
+  config.variance.sources = ()  # the decomposition is for one model: rerun best_config.py
+
+  config.study = ml_collections.ConfigDict()
+  # Crossed: every activation with every width pattern (config field -> values).
+  config.study.grid = ml_collections.ConfigDict()
+  config.study.grid.model = ml_collections.ConfigDict()
+  config.study.grid.model.activation = ("sigmoid", "tanh")
+  config.study.grid.model.hidden_sizes = WIDTHS
+  config.study.metric = "auc"  # trials are ranked by their mean over seeds
+  return config

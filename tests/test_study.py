@@ -1,0 +1,191 @@
+"""Studies: grid crossing, seeded sampling, shape buckets, one compilation each, chunking."""
+
+import json
+import math
+import os
+
+import jax
+import ml_collections
+import numpy as np
+import pandas as pd
+import pytest
+
+import research
+from research import execute, study
+from research.errors import UserError
+from tests.conftest import launch, load_config, set_field, tiny_credit_config
+
+METRICS = ["auc", "accuracy", "log_loss"]
+
+
+def _with_study(config, grid=None, search=None, **fields):
+  config = ml_collections.ConfigDict(config.to_dict())
+  config.study = ml_collections.ConfigDict({"grid": grid or {}, "search": search or {},
+                                            **fields})
+  return config
+
+
+def test_grid_is_crossed_in_order_and_leaves_the_config_alone():
+  config = _with_study(tiny_credit_config(), grid={"model": {
+      "activation": ("sigmoid", "tanh"), "hidden_sizes": ((4,), (8,), (4, 4))}})
+  before = config.to_dict()
+  trials = study.expand(config)
+  assert [(t.config.model.activation, tuple(t.config.model.hidden_sizes)) for t in trials] == [
+      (a, w) for a in ("sigmoid", "tanh") for w in ((4,), (8,), (4, 4))]
+  assert trials[4].label == "activation=tanh hidden_sizes=(8,)"
+  assert trials[4].values == {"model.activation": "tanh", "model.hidden_sizes": (8,)}
+  assert all("study" not in t.config for t in trials)
+  assert all(list(t.seeds) == [0, 1, 2] for t in trials)  # paired: the same seeds
+  assert config.to_dict() == before
+
+
+def test_forecast_models_are_an_axis_and_a_section_value_replaces_the_section():
+  config = load_config("optimizers")
+  trials = study.expand(config)
+  assert len(trials) == 12
+  assert [t.label for t in trials[:2]] == ["elman optimizer=adam", "elman optimizer=sgd"]
+  momentum = trials[2].config
+  assert list(momentum.models) == ["elman"]
+  assert momentum.optimizer.to_dict() == {"name": "momentum", "learning_rate": 1e-2,
+                                          "momentum": 0.9}
+  assert [list(t.config.models)[0] for t in trials[::4]] == ["elman", "gru", "lstm"]
+
+
+SEARCH = {"optimizer": {"learning_rate": ("loguniform", 1e-4, 1e-1)},
+          "model": {"dropout": ("uniform", 0.1, 0.5), "hidden_sizes": ("choice", ((4,), (8,))),
+                    },
+          "train": {"epochs": ("randint", 1, 3)}}
+
+
+def test_sampling_is_seeded_reproducible_and_within_bounds():
+  config = _with_study(tiny_credit_config(), search=SEARCH, num_trials=300, seed=7)
+  values = [t.values for t in study.expand(config)]
+  assert values == [t.values for t in study.expand(config)]
+  other = [t.values for t in study.expand(_with_study(tiny_credit_config(), search=SEARCH,
+                                                      num_trials=300, seed=8))]
+  assert values != other
+  rates = np.array([v["optimizer.learning_rate"] for v in values])
+  assert rates.min() >= 1e-4 and rates.max() <= 1e-1
+  # Log-uniform: about half fall below the geometric midpoint 10**-2.5.
+  assert 0.4 < np.mean(rates < 10 ** -2.5) < 0.6
+  assert {v["train.epochs"] for v in values} == {1, 2, 3}  # both ends included
+  assert {v["model.hidden_sizes"] for v in values} == {(4,), (8,)}
+  dropout = np.array([v["model.dropout"] for v in values])
+  assert dropout.min() >= 0.1 and dropout.max() <= 0.5
+
+
+def test_search_per_seed_draws_its_own_trials_for_every_seed():
+  config = _with_study(tiny_credit_config(), search=SEARCH, num_trials=3, seed=0,
+                       search_per_seed=True)
+  trials = study.expand(config)
+  assert [int(t.seeds[0]) for t in trials] == [0, 0, 0, 1, 1, 1, 2, 2, 2]
+  assert all(len(t.seeds) == 1 for t in trials)
+  assert trials[0].values != trials[3].values
+
+
+def test_floats_share_a_bucket_and_shapes_split_buckets():
+  config = _with_study(tiny_credit_config(), search={
+      "optimizer": {"learning_rate": ("loguniform", 1e-4, 1e-1)},
+      "model": {"dropout": ("uniform", 0.0, 0.5), "hidden_sizes": ("choice", ((4,), (8,)))}},
+      num_trials=10)
+  trials = study.expand(config)
+  buckets = study.buckets(trials)
+  widths = {tuple(t.config.model.hidden_sizes) for t in trials}
+  assert len(buckets) == len(widths) == 2
+  for bucket in buckets:
+    assert len({tuple(t.config.model.hidden_sizes) for t in bucket.trials}) == 1
+    assert bucket.vmapped_model_fields == ("dropout",)
+    hparams = bucket.hparams()
+    expected = np.repeat([t.config.optimizer.learning_rate for t in bucket.trials], 3)
+    np.testing.assert_allclose(hparams["optimizer"]["learning_rate"], expected, rtol=1e-6)
+    np.testing.assert_allclose(hparams["model"]["dropout"],
+                               np.repeat([t.config.model.dropout for t in bucket.trials], 3),
+                               rtol=1e-6)
+
+
+@pytest.mark.parametrize("grid,search,fields,message", [
+    ({"train": {"epoch": (1, 2)}}, {}, {}, r"no field train.epoch \(did you mean train.epochs"),
+    ({"seed": (1, 2)}, {}, {}, "a study varies fields of model, optimizer, data, train"),
+    ({"model": {"activation": "tanh"}}, {}, {}, "must be a non-empty tuple"),
+    ({}, {"optimizer": {"learning_rate": ("loguniform", 0.0, 1.0)}}, {"num_trials": 2},
+     "low > 0 for loguniform"),
+    ({}, {"model": {"dropout": ("normal", 0.0, 1.0)}}, {"num_trials": 2}, "must be"),
+    ({}, {"model": {"dropout": ("uniform", 0.0, 0.5)}}, {"num_trials": 0},
+     "num_trials must be a positive integer"),
+])
+def test_bad_studies_are_refused_with_the_field(grid, search, fields, message):
+  with pytest.raises(UserError, match=message):
+    study.expand(_with_study(tiny_credit_config(), grid=grid, search=search, **fields))
+
+
+def _count_compiles(run):
+  names = []
+  listener = lambda name, *_, **__: names.append(name)
+  jax.monitoring.register_event_duration_secs_listener(listener)
+  try:
+    run()
+  finally:
+    jax.monitoring.unregister_event_duration_listener(listener)
+  return names.count("/jax/core/compile/backend_compile_duration")
+
+
+def test_eight_learning_rates_by_four_seeds_compile_once(tmp_path, monkeypatch):
+  rates = tuple(float(r) for r in np.geomspace(1e-3, 1e-1, 8))
+  config = _with_study(tiny_credit_config(num_seeds=4), grid={
+      "optimizer": {"learning_rate": rates}})
+  research.run(config, str(tmp_path / "warm"))  # host-side helpers compile once per process
+  compiles = _count_compiles(lambda: research.run(config, str(tmp_path / "counted")))
+  assert compiles == 1
+  two_shapes = _with_study(tiny_credit_config(num_seeds=4), grid={
+      "optimizer": {"learning_rate": rates[:2]}, "model": {"hidden_sizes": ((4,), (6,))}})
+  programs = []
+  compile_members = execute.compile_members
+  monkeypatch.setattr(execute, "compile_members",
+                      lambda train, *args: programs.append(train) or compile_members(train, *args))
+  research.run(two_shapes, str(tmp_path / "shapes"))
+  assert len(programs) == 2
+  trials = pd.read_csv(tmp_path / "counted" / "trials.csv")
+  assert len(trials) == 32 and trials["trial"].nunique() == 8
+  np.testing.assert_allclose(sorted(trials["optimizer.learning_rate"].unique()), rates,
+                             rtol=1e-6)
+
+
+def test_chunks_give_the_same_rows_as_one_chunk(tmp_path):
+  config = _with_study(tiny_credit_config(num_seeds=3), grid={
+      "optimizer": {"learning_rate": (0.01, 0.03)}, "model": {"dropout": (0.0, 0.2)}})
+  one = research.run(config, str(tmp_path / "one"))
+  set_field(config, "chunk_size", 5)
+  chunked = research.run(config, str(tmp_path / "chunked"))
+  assert len(os.listdir(tmp_path / "chunked" / "chunks")) == 3  # 12 members in 5s
+  rows = lambda run: pd.read_csv(os.path.join(run.workdir, "trials.csv"))
+  pd.testing.assert_frame_equal(rows(one).drop(columns="train_seconds"),
+                                rows(chunked).drop(columns="train_seconds"),
+                                check_exact=False, rtol=1e-5)
+
+
+def test_search_writes_trials_ranking_and_a_best_config_that_reruns(tmp_path):
+  config = _with_study(tiny_credit_config(num_seeds=2), search={
+      "optimizer": {"learning_rate": ("loguniform", 3e-3, 1e-1)},
+      "model": {"dropout": ("uniform", 0.0, 0.3)}}, num_trials=4, seed=3, metric="auc")
+  result = research.run(config, str(tmp_path / "search"))
+  ranking = pd.read_csv(tmp_path / "search" / "ranking.csv")
+  trials = pd.read_csv(tmp_path / "search" / "trials.csv")
+  assert len(trials) == 8 and list(ranking["rank"]) == [1, 2, 3, 4]
+  means = trials.groupby("model")["auc"].mean()
+  assert ranking["model"].iloc[0] == means.idxmax()
+  assert math.isclose(ranking["mean"].iloc[0], means.max(), rel_tol=1e-9)
+  assert (ranking["ci_low"] <= ranking["mean"]).all() and (ranking["mean"] <= ranking["ci_high"]).all()
+  assert set(result.comparison["model_a"]) == {ranking["model"].iloc[0]}  # best vs the rest
+
+  best = trials[trials["model"] == ranking["model"].iloc[0]]
+  proc = launch(f"--config={tmp_path / 'search' / 'best_config.py'}",
+                f"--workdir={tmp_path / 'rerun'}")
+  assert proc.returncode == 0, proc.stderr[-2000:]
+  rerun = pd.read_csv(tmp_path / "rerun" / "seeds.csv")
+  # Alone, the best trial's members give what they gave inside the vmapped study.
+  np.testing.assert_allclose(rerun[METRICS].to_numpy(), best[METRICS].to_numpy(), rtol=1e-5)
+  with open(tmp_path / "rerun" / "config.json") as file:
+    rerun_config = json.load(file)
+  assert "study" not in rerun_config
+  assert math.isclose(rerun_config["model"]["dropout"], best["model.dropout"].iloc[0],
+                      rel_tol=1e-9)
