@@ -16,6 +16,9 @@ import ml_collections
 
 from research.config import sibling_config
 
+WIDTHS = ((200,), (100,), (50,), (200, 100), (100, 200), (200, 100, 50), (50, 100, 200),
+          (150, 50, 150), (50, 200, 50))
+
 
 def get_config() -> ml_collections.ConfigDict:
   config = sibling_config(__file__, "credit.py")  # the same data, models, training

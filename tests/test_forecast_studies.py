@@ -1,8 +1,10 @@
 """The forecasting studies end to end, from the command line."""
 
+import ml_collections
 import pandas as pd
 
-from tests.conftest import WIND_TINY_FLAGS, launch, write_wind_csv
+import research
+from tests.conftest import WIND_TINY_FLAGS, launch, load_config, set_field, write_wind_csv
 
 
 def test_wind_study_on_a_csv_runs_all_three_models(tmp_path):
@@ -52,3 +54,23 @@ def test_load_study_beats_persistence_and_writes_day_ahead_forecasts(tmp_path):
   curves = pd.read_csv(workdir / "curves.csv")
   assert curves.groupby("epoch")["train_loss"].mean().iloc[-1] < \
       curves.groupby("epoch")["train_loss"].mean().iloc[0]
+
+
+def test_optimizer_study_trains_every_optimizer_and_keeps_every_loss_curve(tmp_path):
+  config = load_config("optimizers")
+  for field, value in {"num_seeds": 2, "train.epochs": 2, "train.batch_size": 64,
+                       "data.name": "csv", "data.path": str(write_wind_csv(tmp_path / "w.csv")),
+                       "data.time_column": "dt", "data.window": 8, "data.season": 24}.items():
+    set_field(config, field, value)
+  config.models = ml_collections.ConfigDict({"elman": {"name": "elman", "hidden_sizes": (8,)}})
+  result = research.run(config, str(tmp_path / "run"))
+  trials = pd.read_csv(tmp_path / "run" / "trials.csv")
+  assert sorted(trials["optimizer"].unique()) == ["adam", "momentum", "rmsprop", "sgd"]
+  assert len(trials) == 8 and trials["mae"].notna().all()
+  ranking = result.ranking
+  assert (ranking["metric"] == "mae").all() and ranking["mean"].is_monotonic_increasing
+  curves = pd.read_csv(tmp_path / "run" / "curves.csv")
+  assert len(curves) == 4 * 2 * 2  # every trial x seed x epoch
+  assert curves[["train_loss", "eval_loss"]].notna().all().all()
+  forecasts = pd.read_csv(tmp_path / "run" / "forecasts.csv")
+  assert set(forecasts["model"]) == {ranking["model"].iloc[0], "persistence", "seasonal_naive"}

@@ -12,8 +12,9 @@ import pytest
 
 import research
 from research import execute, study
+from research.config import check_config
 from research.errors import UserError
-from tests.conftest import launch, load_config, set_field, tiny_credit_config
+from tests.conftest import ROOT, launch, load_config, set_field, tiny_credit_config
 
 METRICS = ["auc", "accuracy", "log_loss"]
 
@@ -189,3 +190,22 @@ def test_search_writes_trials_ranking_and_a_best_config_that_reruns(tmp_path):
   assert "study" not in rerun_config
   assert math.isclose(rerun_config["model"]["dropout"], best["model.dropout"].iloc[0],
                       rel_tol=1e-9)
+
+
+EXPECTED_TRIALS = {"credit": 1, "credit_architectures": 18, "credit_search": 24, "load": 1,
+                   "wind": 3, "optimizers": 12}
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_TRIALS))
+def test_every_config_file_loads_checks_and_expands(name):
+  config = load_config(name)
+  check_config(config)
+  trials = study.expand(config)
+  assert len(trials) == EXPECTED_TRIALS[name]
+  for trial in trials:
+    check_config(trial.config)  # every trial is a config launch.py can run
+
+
+def test_the_config_list_above_covers_every_config_file():
+  names = {f[:-3] for f in os.listdir(os.path.join(ROOT, "configs")) if f.endswith(".py")}
+  assert names == set(EXPECTED_TRIALS)
