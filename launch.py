@@ -57,6 +57,8 @@ def main(argv):
       config["num_seeds"]  # re-raises the loading error
     except Exception as e:  # pylint: disable=broad-except
       _fail(e, f"cannot load --config={config_file}")
+  if config.get("progress", False) and sys.stderr.isatty() and not flags.FLAGS["verbosity"].present:
+    logging.set_verbosity(logging.WARNING)  # the progress lines say what the INFO logs would
   config_name = os.path.splitext(os.path.basename(config_file))[0]
   stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
   workdir = _WORKDIR.value or os.path.join("runs", f"{config_name}-{stamp}")

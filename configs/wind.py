@@ -20,6 +20,7 @@ def get_config() -> ml_collections.ConfigDict:
   config.task = "forecast"
   config.num_seeds = 4
   config.seed = 0
+  config.progress = True  # progress lines on a terminal (never when output is piped)
   config.vary = ("init", "order", "dropout")  # the split is chronological
   config.chunk_size = 0
 

@@ -22,6 +22,7 @@ import numpy as np
 from absl import logging
 
 from research import results
+from research.progress import Progress
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,7 +57,9 @@ class MemberJob:
 
 
 def compile_members(train: Callable, keys: Mapping[str, jax.Array],
-                    hparams: Mapping[str, np.ndarray], chunk_size: int = 0) -> CompiledMembers:
+                    hparams: Mapping[str, np.ndarray], chunk_size: int = 0,
+                    label: str = "members", progress: Progress | None = None
+                    ) -> CompiledMembers:
   """Compiles `jit(vmap(train))` for chunks of `chunk_size` members (0: all at once)."""
   num_members = len(next(iter(keys.values())))
   size = min(chunk_size, num_members) if chunk_size > 0 else num_members
@@ -64,7 +67,9 @@ def compile_members(train: Callable, keys: Mapping[str, jax.Array],
   start = time.perf_counter()
   compiled = jax.jit(jax.vmap(train)).lower(chunk(keys), chunk(hparams)).compile()
   seconds = time.perf_counter() - start
-  logging.info("Compiled chunks of %d members in %.1f s", size, seconds)
+  logging.info("%s: compiled chunks of %d members in %.1f s", label, size, seconds)
+  if progress:
+    progress.done(f"{label}: compiled in {seconds:.1f} s")
   return CompiledMembers(run=compiled, chunk_size=size, num_members=num_members,
                          compile_seconds=seconds)
 
@@ -82,7 +87,7 @@ def is_saved(job: MemberJob, workdir: str, chunk_size: int) -> bool:
 
 
 def run_jobs(jobs: Sequence[MemberJob], workdir: str, chunk_size: int,
-             first: CompiledMembers | None = None
+             first: CompiledMembers | None = None, progress: Progress | None = None
              ) -> list[tuple[dict[str, np.ndarray], float]]:
   """Trains every job's members; per job, its outputs and its compile time.
 
@@ -94,7 +99,7 @@ def run_jobs(jobs: Sequence[MemberJob], workdir: str, chunk_size: int,
   def prepare(job: MemberJob) -> CompiledMembers | None:
     if is_saved(job, workdir, chunk_size):
       return None
-    return compile_members(job.train, job.keys, job.hparams, chunk_size)
+    return compile_members(job.train, job.keys, job.hparams, chunk_size, job.label, progress)
 
   done = []
   with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
@@ -106,14 +111,16 @@ def run_jobs(jobs: Sequence[MemberJob], workdir: str, chunk_size: int,
       compiled = pending.result()
       if number + 1 < len(jobs):
         pending = pool.submit(prepare, jobs[number + 1])
-      outputs = run_members(compiled, job.keys, job.hparams, workdir, job.label, chunk_size)
+      outputs = run_members(compiled, job.keys, job.hparams, workdir, job.label, chunk_size,
+                            progress)
       done.append((outputs, compiled.compile_seconds if compiled else 0.0))
   return done
 
 
 def run_members(compiled: CompiledMembers | None, keys: Mapping[str, jax.Array],
                 hparams: Mapping[str, np.ndarray], workdir: str,
-                label: str = "members", chunk_size: int = 0) -> dict[str, np.ndarray]:
+                label: str = "members", chunk_size: int = 0,
+                progress: Progress | None = None) -> dict[str, np.ndarray]:
   """Trains every chunk not yet saved in `workdir`; returns all members' outputs.
 
   The result maps each output field to an array with the member axis first,
@@ -126,11 +133,16 @@ def run_members(compiled: CompiledMembers | None, keys: Mapping[str, jax.Array],
   def train_chunk(number: int, start: int, end: int) -> dict[str, np.ndarray]:
     index = np.minimum(np.arange(start, start + compiled.chunk_size), end - 1)
     take = lambda tree: jax.tree_util.tree_map(lambda a: a[index], tree)
+    if progress:
+      progress.chunk(label, number, len(chunks), end - start)
     begin = time.perf_counter()
     output = jax.device_get(jax.block_until_ready(compiled.run(take(keys), take(hparams))))
     seconds = time.perf_counter() - begin
     logging.info("%s: chunk %d/%d (members %d-%d) trained in %.1f s", label, number,
                  len(chunks), start, end - 1, seconds)
+    if progress:
+      progress.done(f"{label}: chunk {number}/{len(chunks)} ({end - start} members) trained "
+                    f"in {seconds:.1f} s")
     arrays = {f.name: np.asarray(getattr(output, f.name))[:end - start]
               for f in dataclasses.fields(output)}
     return {**arrays, "seconds": np.full(end - start, seconds / (end - start))}

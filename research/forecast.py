@@ -79,8 +79,9 @@ def squared_error(params, batch: Batch, dropout_key: jax.Array | None = None, *,
 
 
 def make_forecast_train(config: ml_collections.ConfigDict, model_fields: Mapping[str, Any],
-                        data: SeriesData) -> Callable[[Mapping, Mapping], ForecastOutput]:
-  """Returns a pure `train(keys, hparams)` for one member of one model."""
+                        data: SeriesData, on_epoch: Callable[[jax.Array], None] | None = None
+                        ) -> Callable[[Mapping, Mapping], ForecastOutput]:
+  """Returns a pure `train(keys, hparams)` for one member of one model (see `make_train`)."""
   base_model = build_sequence_model(model_fields, data)
   static, _ = optim.split_hyperparameters(config.optimizer.name, optimizer_fields(config))
   values, targets = jnp.asarray(data.values), jnp.asarray(data.targets)
@@ -113,7 +114,7 @@ def make_forecast_train(config: ml_collections.ConfigDict, model_fields: Mapping
     state, diverged_epoch, train_loss, eval_loss = run_epochs(
         state, functools.partial(train_step, loss_fn=loss_fn, tx=tx), schedule, keys,
         make_batch, lambda params: squared_error(params, test_batch, model=model,
-                                                 penalize=False))
+                                                 penalize=False), on_epoch)
     return ForecastOutput(test_pred=predict_test(model, state.params), train_loss=train_loss,
                           eval_loss=eval_loss, diverged=state.diverged,
                           diverged_epoch=diverged_epoch)

@@ -19,6 +19,7 @@ from research.data.series import SeriesData, clean_series, day_profile_data, win
 from research.errors import UserError
 from research.registry import BASELINES
 from research.forecast import forecast_metrics, make_forecast_train
+from research.progress import Progress
 
 METRIC_NAMES = tuple(metrics.FORECAST)
 MODES = ("windows", "day_profile")
@@ -64,18 +65,19 @@ def run_forecast(config: ml_collections.ConfigDict, workdir: str,
       series[data_key(trial)] = load_series(trial.config)
   data_of = lambda trial: series[data_key(trial)]
   buckets = study.buckets(trial_list)
+  progress = Progress.for_terminal(config.get("progress", True))
   jobs = [execute.MemberJob(b.label, make_forecast_train(
-      b.config, study.model_fields(b.config).to_dict(), data_of(b.trials[0])), b.keys(),
-      b.hparams()) for b in buckets]
+      b.config, study.model_fields(b.config).to_dict(), data_of(b.trials[0]),
+      progress.epoch_callback(b.config.train.epochs)), b.keys(), b.hparams()) for b in buckets]
   logging.info("%d trials x %d seeds in %d compiled program(s)", len(trial_list),
                config.num_seeds, len(jobs))
   first = (None if execute.is_saved(jobs[0], workdir, config.chunk_size) else
            execute.compile_members(jobs[0].train, jobs[0].keys, jobs[0].hparams,
-                                   config.chunk_size))
+                                   config.chunk_size, jobs[0].label, progress))
   results.start_workdir(workdir, config.to_dict())
 
   start = time.perf_counter()
-  done = execute.run_jobs(jobs, workdir, config.chunk_size, first)
+  done = execute.run_jobs(jobs, workdir, config.chunk_size, first, progress)
   logging.info("Trained %d trials x %d seeds in %.1f s", len(trial_list), config.num_seeds,
                time.perf_counter() - start)
   outputs, compile_seconds = {}, {}

@@ -131,9 +131,10 @@ def check_workdir(workdir: str, config: dict[str, Any]) -> WorkdirState:
                       "pass a new --workdir")
     return WorkdirState.NEW
   with open(config_path) as file:
-    saved = json.load(file)
-  if saved != _as_json(config):
-    field = _first_difference(saved, _as_json(config))
+    saved = _without_display(json.load(file))
+  wanted = _without_display(_as_json(config))
+  if saved != wanted:
+    field = _first_difference(saved, wanted)
     raise UserError(f"--workdir {workdir} holds a run of another config ({field}); "
                     "rerun with the same config to resume it, or pass a new --workdir")
   finished = os.path.exists(os.path.join(workdir, SEEDS_FILE))
@@ -152,6 +153,14 @@ def start_workdir(workdir: str, config: dict[str, Any]) -> None:
         os.unlink(os.path.join(folder, name))
   if not os.path.exists(os.path.join(workdir, CONFIG_FILE)):
     write_json(os.path.join(workdir, CONFIG_FILE), config)
+
+
+# Fields that change what is shown, not what is computed: a run resumes across them.
+DISPLAY_FIELDS = ("progress",)
+
+
+def _without_display(config: dict[str, Any]) -> dict[str, Any]:
+  return {k: v for k, v in config.items() if k not in DISPLAY_FIELDS}
 
 
 def _as_json(value: Any) -> Any:

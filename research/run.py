@@ -20,6 +20,7 @@ from research.config import check_config, task_of
 from research.forecast_run import METRIC_NAMES as FORECAST_METRICS, run_forecast
 from research.data import TabularData, encode_table, get_loader
 from research.plugins import load_plugins
+from research.progress import Progress
 from research.train import make_train
 
 # Bitwise-reproducible random bits however the computation is sharded.
@@ -77,13 +78,16 @@ def run(config: ml_collections.ConfigDict, workdir: str,
   data_of = lambda trial: datasets[json.dumps(trial.config.data.to_dict(), sort_keys=True,
                                               default=str)][0]
   buckets = study.buckets(trial_list)
-  jobs = [execute.MemberJob(b.label, make_train(b.config, data_of(b.trials[0])), b.keys(),
-                            b.hparams()) for b in buckets]
+  progress = Progress.for_terminal(config.get("progress", True))
+  jobs = [execute.MemberJob(b.label, make_train(
+      b.config, data_of(b.trials[0]), progress.epoch_callback(b.config.train.epochs)),
+      b.keys(), b.hparams()) for b in buckets]
   logging.info("%d trials x %d seeds in %d compiled program(s)", len(trial_list),
                config.num_seeds, len(jobs))
   chunk_size = config.get("chunk_size", 0)
   first = (None if execute.is_saved(jobs[0], workdir, chunk_size) else
-           execute.compile_members(jobs[0].train, jobs[0].keys, jobs[0].hparams, chunk_size))
+           execute.compile_members(jobs[0].train, jobs[0].keys, jobs[0].hparams, chunk_size,
+                                   jobs[0].label, progress))
 
   results.start_workdir(workdir, config.to_dict())
   if state is results.WorkdirState.RESUME:
@@ -98,9 +102,9 @@ def run(config: ml_collections.ConfigDict, workdir: str,
     start = time.perf_counter()
     fitting = {suffix: pool.submit(_fit_baselines, workdir, baseline_names, baseline_options,
                                    data, config.data.test_fraction, split_keys, random_states,
-                                   suffix)
+                                   suffix, progress)
                for suffix, data in _data_variants(datasets)}
-    done = execute.run_jobs(jobs, workdir, chunk_size, first)
+    done = execute.run_jobs(jobs, workdir, chunk_size, first, progress)
     logging.info("Trained %d members in %.1f s", sum(j.num_members for j in jobs),
                  time.perf_counter() - start)
     fitted = {name + suffix: arrays for suffix, future in fitting.items()
@@ -197,14 +201,17 @@ def read_result(workdir: str, task: str = "classification") -> results.RunResult
 
 
 def _fit_baselines(workdir, names, options, data, test_fraction, split_keys, random_states,
-                   suffix: str = "") -> dict[str, dict[str, np.ndarray]]:
+                   suffix: str = "", progress: Progress | None = None
+                   ) -> dict[str, dict[str, np.ndarray]]:
   """Fits each baseline not yet saved in `workdir` for every seed, saving each when done."""
   def fit(name: str) -> dict[str, np.ndarray]:
     start = time.perf_counter()
     members = baselines.run_baselines([name], options, data, test_fraction, split_keys,
                                       random_states)
-    logging.info("Baseline %s fitted for %d seeds in %.1f s", name, len(members),
-                 time.perf_counter() - start)
+    seconds = time.perf_counter() - start
+    logging.info("Baseline %s fitted for %d seeds in %.1f s", name, len(members), seconds)
+    if progress:
+      progress.done(f"baseline {name}{suffix}: {len(members)} seeds fitted in {seconds:.1f} s")
     return {"test_index": np.stack([m.test_index for m in members]),
             "test_prob": np.stack([m.test_prob for m in members]),
             "seconds": np.array([m.train_seconds for m in members])}

@@ -179,13 +179,16 @@ def member_split(split_key: jax.Array, data: TabularData, test_fraction: float) 
                      test_index=test_index)
 
 
-def make_train(config: ml_collections.ConfigDict, data: TabularData
+def make_train(config: ml_collections.ConfigDict, data: TabularData,
+               on_epoch: Callable[[jax.Array], None] | None = None
                ) -> Callable[[Mapping[str, jax.Array], Mapping[str, jax.Array]], TrainOutput]:
   """Returns a pure `train(keys, hparams)` for one member.
 
   Args:
     config: the run's config (read here, never inside `train`).
     data: the encoded table, shared by all members.
+    on_epoch: called on the host with the epoch number after every epoch
+      (progress display); None traces no callback into the program.
 
   `keys` maps each stream in `seeding.STREAMS` to one key; `hparams` is
   `{'optimizer': {field: scalar}, 'model': {field: scalar}}`: the optimizer's
@@ -209,7 +212,7 @@ def make_train(config: ml_collections.ConfigDict, data: TabularData
     state, diverged_epoch, train_loss, eval_loss = run_epochs(
         state, functools.partial(train_step, loss_fn=loss_fn, tx=tx), schedule, keys,
         lambda index, weight: (x_train[index], y_train[index], weight),
-        lambda params: loss_fn(params, test_batch))
+        lambda params: loss_fn(params, test_batch), on_epoch)
     logits = model.apply({"params": state.params}, test_batch[0])
     return TrainOutput(test_index=test_index, test_prob=jax.nn.sigmoid(logits),
                        train_loss=train_loss, eval_loss=eval_loss,
@@ -220,7 +223,8 @@ def make_train(config: ml_collections.ConfigDict, data: TabularData
 
 def run_epochs(state: MemberState, step: Callable, schedule: Schedule,
                keys: Mapping[str, jax.Array], make_batch: Callable[[jax.Array, jax.Array], Batch],
-               eval_loss: Callable[[Any], jax.Array]):
+               eval_loss: Callable[[Any], jax.Array],
+               on_epoch: Callable[[jax.Array], None] | None = None):
   """The training loop: epochs and minibatches as nested `lax.scan`s.
 
   Args:
@@ -230,6 +234,7 @@ def run_epochs(state: MemberState, step: Callable, schedule: Schedule,
     keys: the member's `order` and `dropout` keys.
     make_batch: `(row_index [batch], weights [batch]) -> batch`.
     eval_loss: `params -> loss` on held-out data, recorded after every epoch.
+    on_epoch: a host callback given the epoch after each one (None: none).
 
   Returns:
     The final state, the epoch in which the member diverged (-1 if never), and
@@ -249,6 +254,8 @@ def run_epochs(state: MemberState, step: Callable, schedule: Schedule,
     new_state, weighted_losses = jax.lax.scan(run_step, state, (batch_index, weights, step_keys))
     diverged_epoch = jnp.where(new_state.diverged & ~state.diverged, epoch, diverged_epoch)
     train_loss = jnp.sum(weighted_losses) / schedule.num_train
+    if on_epoch is not None:  # the epoch is not batched: one call per epoch, not per member
+      jax.debug.callback(on_epoch, epoch)
     return (new_state, diverged_epoch), (train_loss, eval_loss(new_state.params))
 
   (state, diverged_epoch), (train_loss, held_out_loss) = jax.lax.scan(

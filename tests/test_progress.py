@@ -1,0 +1,50 @@
+"""Progress: epochs reported from inside the compiled run, and nothing traced when off."""
+
+import io
+
+import jax
+import numpy as np
+
+from research import study
+from research.progress import Progress
+from research.run import load_data
+from research.train import make_train
+from tests.conftest import tiny_credit_config
+
+
+def _program(on_epoch):
+  config = tiny_credit_config({"train.epochs": 3})
+  data, _ = load_data(config)
+  bucket = study.buckets(study.expand(config))[0]
+  return jax.vmap(make_train(config, data, on_epoch)), bucket.keys(), bucket.hparams()
+
+
+def test_epochs_are_reported_once_each_from_the_compiled_run():
+  seen = []
+  train, keys, hparams = _program(lambda epoch: seen.append(int(epoch)))
+  jax.block_until_ready(jax.jit(train)(keys, hparams))
+  jax.effects_barrier()
+  assert seen == [0, 1, 2]  # once per epoch for all members together, in order
+
+
+def test_progress_off_traces_no_callback():
+  quiet = Progress(enabled=False)
+  assert quiet.epoch_callback(3) is None
+  train, keys, hparams = _program(quiet.epoch_callback(3))
+  assert "callback" not in str(jax.make_jaxpr(train)(keys, hparams))
+  train, keys, hparams = _program(lambda epoch: None)
+  assert "callback" in str(jax.make_jaxpr(train)(keys, hparams))
+
+
+def test_progress_lines():
+  stream = io.StringIO()
+  progress = Progress(enabled=True, stream=stream)
+  progress.chunk("bucket-001", 1, 2, 8)
+  progress.epoch_callback(20)(np.int32(4))
+  progress.done("bucket-001: compiled in 3.0 s")
+  text = stream.getvalue()
+  assert "bucket-001: chunk 1/2 (8 members) epoch 5/20" in text
+  assert text.endswith("bucket-001: compiled in 3.0 s\n")
+  silent = io.StringIO()
+  Progress(enabled=False, stream=silent).done("nothing")
+  assert silent.getvalue() == ""
