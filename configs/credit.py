@@ -41,6 +41,10 @@ def get_config() -> ml_collections.ConfigDict:
   config.train = ml_collections.ConfigDict()
   config.train.epochs = 20  # passes over the training split (iterations for lbfgs)
   config.train.batch_size = 64  # 0 = full batch
+  # How members share the machine: vmap (one batched program), map (one after
+  # another), chunked (vmap groups of vmap_size, looped), auto (by backend and model).
+  config.train.members = "auto"
+  config.train.vmap_size = 8
 
   # Classical models fitted for every seed on the same split as the network.
   config.baselines = ml_collections.ConfigDict()

@@ -54,4 +54,8 @@ def get_config() -> ml_collections.ConfigDict:
   config.train = ml_collections.ConfigDict()
   config.train.epochs = 400  # full-sequence gradient steps
   config.train.batch_size = 0  # one sequence of days
+  # How members share the machine: vmap (one batched program), map (one after
+  # another), chunked (vmap groups of vmap_size, looped), auto (by backend and model).
+  config.train.members = "auto"
+  config.train.vmap_size = 8
   return config

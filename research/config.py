@@ -8,7 +8,7 @@ from typing import Any
 
 import ml_collections
 
-from research import seeding
+from research import members, seeding
 from research.errors import UserError
 
 TASKS = ("classification", "forecast")
@@ -20,6 +20,7 @@ _COMMON = {
     "chunk_size": (int, 0),
     "train.epochs": (int, 1),
     "train.batch_size": (int, 0),
+    "train.vmap_size": (int, 1),
 }
 _TASK = {
     "classification": {"data.test_fraction": (float, None)},
@@ -70,6 +71,7 @@ def check_config(config: ml_collections.ConfigDict) -> None:
       if not isinstance(fields, ml_collections.ConfigDict) or "name" not in fields:
         raise UserError(f"models.{label} needs a 'name' field naming a registered model")
   seeding.check_vary(_lookup(config, "vary"))
+  members.resolve(_lookup(config, "train.members"), sequence_model=task == "forecast")
 
 
 def sibling_config(config_file: str, name: str) -> ml_collections.ConfigDict:

@@ -21,15 +21,25 @@ import jax
 import numpy as np
 from absl import logging
 
-from research import results
+from research import members, results
 from research.progress import Progress
 
 
 @dataclasses.dataclass(frozen=True)
 class CompiledMembers:
-  """A compiled `vmap(train)` over one chunk of members."""
+  """A compiled program over one chunk of members.
+
+  Attributes:
+    run: `run(keys, hparams)` on `width` stacked members.
+    chunk_size: members per saved chunk.
+    width: members per call: the chunk size rounded up to a multiple of the
+      devices (the extra slots repeat the chunk's last member).
+    num_members: all members of the job.
+    compile_seconds: the compilation's wall time.
+  """
   run: Callable
   chunk_size: int
+  width: int
   num_members: int
   compile_seconds: float
 
@@ -50,33 +60,52 @@ class MemberJob:
   train: Callable
   keys: Mapping[str, jax.Array]
   hparams: Mapping[str, object]
+  strategy: str = "vmap"  # a concrete `members` strategy: vmap, map or chunked
+  vmap_size: int = 8  # members per vmap group for `chunked`
 
   @property
   def num_members(self) -> int:
     return len(next(iter(self.keys.values())))
 
 
-def compile_members(train: Callable, keys: Mapping[str, jax.Array],
-                    hparams: Mapping[str, np.ndarray], chunk_size: int = 0,
-                    label: str = "members", progress: Progress | None = None
-                    ) -> CompiledMembers:
-  """Compiles `jit(vmap(train))` for chunks of `chunk_size` members (0: all at once)."""
-  num_members = len(next(iter(keys.values())))
-  size = min(chunk_size, num_members) if chunk_size > 0 else num_members
-  chunk = lambda tree: jax.tree_util.tree_map(lambda a: a[:size], tree)
+def compile_members(job: MemberJob, chunk_size: int = 0, progress: Progress | None = None,
+                    devices: Sequence[jax.Device] | None = None) -> CompiledMembers:
+  """Compiles `job`'s program for chunks of `chunk_size` members (0: all at once).
+
+  The members of a chunk are spread over `devices` (default: all of them).
+  """
+  size = min(chunk_size, job.num_members) if chunk_size > 0 else job.num_members
+  device_mesh = members.mesh(devices)
+  width = members.padded_size(size, device_mesh)
+  program, sharding = members.program(job.train, job.strategy, job.vmap_size, device_mesh)
+  place = (lambda tree: tree) if sharding is None else (
+      lambda tree: jax.device_put(tree, sharding))
+  padding = np.minimum(np.arange(width), job.num_members - 1)
+  take = lambda tree: place(jax.tree_util.tree_map(lambda a: a[padding], tree))
   start = time.perf_counter()
-  compiled = jax.jit(jax.vmap(train)).lower(chunk(keys), chunk(hparams)).compile()
+  compiled = program.lower(take(job.keys), take(job.hparams)).compile()
   seconds = time.perf_counter() - start
-  logging.info("%s: compiled chunks of %d members in %.1f s", label, size, seconds)
+  logging.info("%s: compiled chunks of %d members (%s, %d device(s)) in %.1f s", job.label,
+               width, job.strategy, device_mesh.size if device_mesh else 1, seconds)
   if progress:
-    progress.done(f"{label}: compiled in {seconds:.1f} s")
-  return CompiledMembers(run=compiled, chunk_size=size, num_members=num_members,
+    progress.done(f"{job.label}: compiled in {seconds:.1f} s")
+  return CompiledMembers(run=lambda keys, hparams: compiled(place(keys), place(hparams)),
+                         chunk_size=size, width=width, num_members=job.num_members,
                          compile_seconds=seconds)
 
 
 def chunk_name(start: int, end: int, label: str = "members") -> str:
   """The saved chunk's name under `chunks/` (without `.npz`)."""
   return f"{label}-{start:06d}-{end:06d}"
+
+
+def compile_first(jobs: Sequence[MemberJob], workdir: str, chunk_size: int,
+                  progress: Progress | None = None) -> CompiledMembers | None:
+  """The first job's program, compiled before the caller writes anything (so a
+  program that fails to compile leaves no workdir); None if its chunks are saved."""
+  if is_saved(jobs[0], workdir, chunk_size):
+    return None
+  return compile_members(jobs[0], chunk_size, progress)
 
 
 def is_saved(job: MemberJob, workdir: str, chunk_size: int) -> bool:
@@ -99,7 +128,7 @@ def run_jobs(jobs: Sequence[MemberJob], workdir: str, chunk_size: int,
   def prepare(job: MemberJob) -> CompiledMembers | None:
     if is_saved(job, workdir, chunk_size):
       return None
-    return compile_members(job.train, job.keys, job.hparams, chunk_size, job.label, progress)
+    return compile_members(job, chunk_size, progress)
 
   done = []
   with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
@@ -131,7 +160,7 @@ def run_members(compiled: CompiledMembers | None, keys: Mapping[str, jax.Array],
             chunk_bounds(len(next(iter(keys.values()))), chunk_size))
 
   def train_chunk(number: int, start: int, end: int) -> dict[str, np.ndarray]:
-    index = np.minimum(np.arange(start, start + compiled.chunk_size), end - 1)
+    index = np.minimum(np.arange(start, start + compiled.width), end - 1)
     take = lambda tree: jax.tree_util.tree_map(lambda a: a[index], tree)
     if progress:
       progress.chunk(label, number, len(chunks), end - start)

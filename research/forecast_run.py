@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 from absl import logging
 
-from research import evaluate, execute, metrics, results, seeding, stats, study, trials
+from research import (evaluate, execute, members, metrics, results, seeding, stats, study,
+                      trials)
 from research.data import get_loader
 from research.data.series import SeriesData, clean_series, day_profile_data, window_data
 from research.errors import UserError
@@ -66,24 +67,21 @@ def run_forecast(config: ml_collections.ConfigDict, workdir: str,
   data_of = lambda trial: series[data_key(trial)]
   buckets = study.buckets(trial_list)
   progress = Progress.for_terminal(config.get("progress", True))
+  strategy = members.resolve(config.train.get("members", "auto"), sequence_model=True)
   jobs = [execute.MemberJob(b.label, make_forecast_train(
       b.config, study.model_fields(b.config).to_dict(), data_of(b.trials[0]),
-      progress.epoch_callback(b.config.train.epochs)), b.keys(), b.hparams()) for b in buckets]
+      progress.epoch_callback(b.config.train.epochs)), b.keys(), b.hparams(), strategy,
+      config.train.get("vmap_size", 8)) for b in buckets]
   logging.info("%d trials x %d seeds in %d compiled program(s)", len(trial_list),
                config.num_seeds, len(jobs))
-  first = (None if execute.is_saved(jobs[0], workdir, config.chunk_size) else
-           execute.compile_members(jobs[0].train, jobs[0].keys, jobs[0].hparams,
-                                   config.chunk_size, jobs[0].label, progress))
+  first = execute.compile_first(jobs, workdir, config.chunk_size, progress)
   results.start_workdir(workdir, config.to_dict())
 
   start = time.perf_counter()
   done = execute.run_jobs(jobs, workdir, config.chunk_size, first, progress)
   logging.info("Trained %d trials x %d seeds in %.1f s", len(trial_list), config.num_seeds,
                time.perf_counter() - start)
-  outputs, compile_seconds = {}, {}
-  for bucket, (bucket_outputs, seconds) in zip(buckets, done):
-    outputs.update(bucket.per_trial(bucket_outputs))
-    compile_seconds.update({t.index: seconds for t in bucket.trials})
+  outputs, compile_seconds = study.trial_outputs(buckets, done)
   predictions = {t.index: outputs[t.index]["test_pred"] * data_of(t).std + data_of(t).mean
                  for t in trial_list}
   seeds = seeding.member_seeds(config.seed, config.num_seeds)

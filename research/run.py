@@ -15,7 +15,8 @@ import pandas as pd
 from absl import logging
 
 import research.models  # noqa: F401  (registers the models)
-from research import baselines, evaluate, execute, results, seeding, stats, study, trials
+from research import (baselines, evaluate, execute, members, results, seeding, stats, study,
+                      trials)
 from research.config import check_config, task_of
 from research.forecast_run import METRIC_NAMES as FORECAST_METRICS, run_forecast
 from research.data import TabularData, encode_table, get_loader
@@ -79,15 +80,14 @@ def run(config: ml_collections.ConfigDict, workdir: str,
                                               default=str)][0]
   buckets = study.buckets(trial_list)
   progress = Progress.for_terminal(config.get("progress", True))
+  strategy = members.resolve(config.train.get("members", "auto"), sequence_model=False)
   jobs = [execute.MemberJob(b.label, make_train(
       b.config, data_of(b.trials[0]), progress.epoch_callback(b.config.train.epochs)),
-      b.keys(), b.hparams()) for b in buckets]
+      b.keys(), b.hparams(), strategy, config.train.get("vmap_size", 8)) for b in buckets]
   logging.info("%d trials x %d seeds in %d compiled program(s)", len(trial_list),
                config.num_seeds, len(jobs))
   chunk_size = config.get("chunk_size", 0)
-  first = (None if execute.is_saved(jobs[0], workdir, chunk_size) else
-           execute.compile_members(jobs[0].train, jobs[0].keys, jobs[0].hparams, chunk_size,
-                                   jobs[0].label, progress))
+  first = execute.compile_first(jobs, workdir, chunk_size, progress)
 
   results.start_workdir(workdir, config.to_dict())
   if state is results.WorkdirState.RESUME:
@@ -109,10 +109,7 @@ def run(config: ml_collections.ConfigDict, workdir: str,
                  time.perf_counter() - start)
     fitted = {name + suffix: arrays for suffix, future in fitting.items()
               for name, arrays in future.result().items()}
-  outputs, compile_seconds = {}, {}
-  for bucket, (bucket_outputs, seconds) in zip(buckets, done):
-    outputs.update(bucket.per_trial(bucket_outputs))
-    compile_seconds.update({t.index: seconds for t in bucket.trials})
+  outputs, compile_seconds = study.trial_outputs(buckets, done)
 
   rows = {t.index: evaluate.member_rows(
       t.label, np.concatenate([g.seeds for g in t.groups]), data_of(t).labels,

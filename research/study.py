@@ -187,6 +187,18 @@ def expand(config: ml_collections.ConfigDict, variance_groups: Sequence[str] = (
   return trials
 
 
+def trial_outputs(buckets: Sequence[Bucket],
+                  done: Sequence[tuple[Mapping[str, np.ndarray], float]]
+                  ) -> tuple[dict[int, dict[str, np.ndarray]], dict[int, float]]:
+  """Each trial's outputs and its program's compile time, from each bucket's
+  `(outputs, compile_seconds)` (as `execute.run_jobs` returns them)."""
+  outputs, compile_seconds = {}, {}
+  for bucket, (bucket_outputs, seconds) in zip(buckets, done):
+    outputs.update(bucket.per_trial(bucket_outputs))
+    compile_seconds.update({t.index: seconds for t in bucket.trials})
+  return outputs, compile_seconds
+
+
 def sample(search: Mapping[str, Any], rng: np.random.Generator) -> dict[str, Any]:
   """One point of the search space, fields drawn in sorted order from `rng`."""
   point = {}

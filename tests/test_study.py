@@ -142,7 +142,7 @@ def test_eight_learning_rates_by_four_seeds_compile_once(tmp_path, monkeypatch):
   programs = []
   compile_members = execute.compile_members
   monkeypatch.setattr(execute, "compile_members",
-                      lambda train, *args: programs.append(train) or compile_members(train, *args))
+                      lambda job, *args: programs.append(job) or compile_members(job, *args))
   research.run(two_shapes, str(tmp_path / "shapes"))
   assert len(programs) == 2
   trials = pd.read_csv(tmp_path / "counted" / "trials.csv")

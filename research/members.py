@@ -1,0 +1,83 @@
+"""How a program trains its members: batched, looped or both, across devices.
+
+`train(keys, hparams)` trains one member. A strategy turns it into a function
+of stacked members (leading axis):
+
+* `vmap`: all members as one batched computation (best on GPUs).
+* `map`: `lax.map`, one member after another inside one compiled program.
+* `chunked`: `vmap` within groups of `vmap_size` members, `lax.map` across the
+  groups (`lax.map(..., batch_size=vmap_size)`).
+* `auto`: `vmap` on accelerators; on CPU, `vmap` for tabular models and
+  `chunked` for recurrent ones, where batching many members' small recurrent
+  matmuls was measured slower than looping (see benchmarks/RESULTS.md).
+
+With several devices the member axis is sharded over a 1-D mesh named
+`members` (`shard_map`, `NamedSharding`): each device runs the strategy on its
+own members. All strategies and device counts give the same members' results
+(to float32 rounding; tests check it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import jax
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+from research.errors import UserError
+
+STRATEGIES = ("auto", "vmap", "map", "chunked")
+AXIS = "members"
+
+
+def resolve(strategy: str, sequence_model: bool, backend: str | None = None) -> str:
+  """The concrete strategy for `strategy` ('auto' chooses by backend and model family)."""
+  if strategy not in STRATEGIES:
+    raise UserError(f"train.members must be one of {', '.join(STRATEGIES)}, got {strategy!r}")
+  if strategy != "auto":
+    return strategy
+  if (backend or jax.default_backend()) != "cpu":
+    return "vmap"
+  return "chunked" if sequence_model else "vmap"
+
+
+def batched(train: Callable, strategy: str, vmap_size: int = 8) -> Callable:
+  """`train` over stacked members with a concrete `strategy`."""
+  if strategy == "vmap":
+    return jax.vmap(train)
+  if strategy not in ("map", "chunked"):
+    raise UserError(f"unknown member strategy {strategy!r}")
+  batch_size = vmap_size if strategy == "chunked" else None
+  return lambda keys, hparams: jax.lax.map(lambda member: train(*member), (keys, hparams),
+                                           batch_size=batch_size)
+
+
+def mesh(devices: Sequence[jax.Device] | None = None) -> Mesh | None:
+  """A 1-D mesh `members` over `devices` (default: all), or None for a single device."""
+  devices = list(devices if devices is not None else jax.devices())
+  return Mesh(np.array(devices), (AXIS,)) if len(devices) > 1 else None
+
+
+def program(train: Callable, strategy: str, vmap_size: int, device_mesh: Mesh | None
+            ) -> tuple[Callable, NamedSharding | None]:
+  """The jitted members program, and the sharding its inputs must have (None: one device).
+
+  The number of members given to it must be a multiple of the mesh's size.
+  """
+  members_fn = batched(train, strategy, vmap_size)
+  if device_mesh is None:
+    return jax.jit(members_fn), None
+  spec = PartitionSpec(AXIS)
+  sharding = NamedSharding(device_mesh, spec)
+  # Members never talk to each other (no collectives), so the varying-axis
+  # type checks have nothing to find; they would ask every scan carry to be cast.
+  sharded = jax.shard_map(members_fn, mesh=device_mesh, in_specs=spec, out_specs=spec,
+                          check_vma=False)
+  return jax.jit(sharded, in_shardings=sharding, out_shardings=sharding), sharding
+
+
+def padded_size(num_members: int, device_mesh: Mesh | None) -> int:
+  """`num_members` rounded up to a multiple of the devices."""
+  devices = device_mesh.size if device_mesh is not None else 1
+  return -(-num_members // devices) * devices
