@@ -1,0 +1,252 @@
+"""report.md and report.html for a finished run, from the files in its folder alone.
+
+  python -m research.report RUN_DIR
+
+Nothing here knows how the run trained: it reads config.json, run.json and the
+CSV files, draws the figures, writes the TensorBoard events and the two
+documents. The same files give the same bytes (tb/ aside: see tensorboard.py).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+import pandas as pd
+
+from research import results
+from research.report import figures, render, tensorboard
+from research.report.files import RunFiles, read_run
+from research.report.render import Heading, Image, Paragraph, Table
+
+MARKDOWN_FILE = "report.md"
+HTML_FILE = "report.html"
+
+
+def write_report(workdir: str) -> None:
+  """Writes figures/, tb/ (unless there), report.md and report.html into `workdir`.
+
+  Raises:
+    UserError: `workdir` does not hold a finished run.
+  """
+  files = read_run(workdir)
+  drawn = figures.make_figures(files)
+  tensorboard.write_events(files)
+  blocks = report_blocks(files, drawn)
+  title = f"Report: {os.path.basename(os.path.abspath(workdir))}"
+  results.write_atomic(files.path(MARKDOWN_FILE), lambda f: f.write(render.to_markdown(blocks)))
+  results.write_atomic(files.path(HTML_FILE),
+                       lambda f: f.write(render.to_html(blocks, title, workdir)))
+
+
+def report_blocks(files: RunFiles, drawn: dict[str, str]) -> list[render.Block]:
+  """What the report says, in order: the run, the results, the figures."""
+  blocks: list[render.Block] = [
+      Heading(f"Report: {os.path.basename(os.path.abspath(files.workdir))}", 1),
+      Heading("What was run"), Table(run_table(files))]
+  metric = files.headline
+  blocks += [Heading(f"{metric.upper()} across seeds"), Table(
+      headline_table(files), "Best first. mean ± std across seeds (std with ddof=1); 95% CI = BCa "
+      "bootstrap interval of the mean; IQM = mean of the middle 50%; diverged members left "
+      "out.")]
+  blocks += [Heading("All metrics"), Table(
+      metrics_table(files), "mean ± std [95% CI] per model; ↑ higher is better, ↓ lower is "
+      "better.")]
+  if files.comparison is not None and not files.comparison.empty:
+    blocks += [Heading("Comparisons"), Table(
+        comparison_table(files), "Paired by seed. diff = first model − second in the "
+        "metric's units, with its 95% bootstrap CI; P(better) = share of resamples in "
+        "which the first model is better; Wilcoxon p = two-sided signed-rank test.")]
+  if files.variance is not None and not files.variance.empty:
+    blocks += [Heading("Variance by source"), Table(
+        variance_table(files), "std across seeds when only that source varies, and in "
+        "parentheses its variance as a share of the main group's (the first row: every "
+        "source in config.vary varies).")]
+  if drawn:
+    blocks.append(Heading("Figures"))
+    blocks += [Image(f"{figures.FIGURES_DIR}/{name}", caption) for name, caption in drawn.items()]
+  return blocks
+
+
+def decimals(values) -> int:
+  """Decimals that show four significant digits of the smallest value (at most 6),
+  the same for a whole column so that its numbers line up."""
+  values = np.abs(np.asarray(values, np.float64))
+  values = values[np.isfinite(values) & (values > 0)]
+  if values.size == 0:
+    return 4
+  return int(np.clip(3 - math.floor(math.log10(values.min())), 0, 6))
+
+
+def _num(value: float, places: int, sign: bool = False) -> str:
+  if not np.isfinite(value):
+    return "–"
+  return f"{value:+.{places}f}" if sign else f"{value:.{places}f}"
+
+
+def _mean_std(row, places: int) -> str:
+  std = f" ± {_num(row['std'], places)}" if np.isfinite(row["std"]) else ""
+  return _num(row["mean"], places) + std
+
+
+def _ci(low: float, high: float, places: int, sign: bool = False) -> str:
+  if not (np.isfinite(low) and np.isfinite(high)):
+    return "–"
+  return f"[{_num(low, places, sign)}, {_num(high, places, sign)}]"
+
+
+def headline_table(files: RunFiles) -> pd.DataFrame:
+  """One row per model, best first: the headline metric's mean ± std, CI and spread."""
+  metric = files.headline
+  rows = files.summary[files.summary["metric"] == metric].sort_values(
+      "mean", ascending=metric in results.LOWER_IS_BETTER, kind="stable")
+  places = decimals(rows["mean"])
+  return pd.DataFrame([{
+      "rank": rank, "model": r["model"], "seeds": int(r["n"]), "mean ± std": _mean_std(r, places),
+      "95% CI": _ci(r["ci_low"], r["ci_high"], places), "median": _num(r["median"], places),
+      "IQM": _num(r["iqm"], places), "min": _num(r["min"], places),
+      "max": _num(r["max"], places)} for rank, (_, r) in enumerate(rows.iterrows(), 1)])
+
+
+def metrics_table(files: RunFiles) -> pd.DataFrame:
+  """Model by metric: `mean ± std [CI]`."""
+  summary = files.summary
+  table = {}
+  for metric in [m for m in files.metrics if m in set(summary["metric"])]:
+    rows = summary[summary["metric"] == metric].set_index("model")
+    places = decimals(rows["mean"])
+    arrow = "↓" if metric in results.LOWER_IS_BETTER else "↑"
+    table[f"{metric} {arrow}"] = {
+        model: f"{_mean_std(r, places)} {_ci(r['ci_low'], r['ci_high'], places)}"
+        for model, r in rows.iterrows()}
+  frame = pd.DataFrame(table).reindex([m for m in files.models if m in set(summary["model"])])
+  return frame.fillna("–").rename_axis("model").reset_index()
+
+
+def comparison_table(files: RunFiles) -> pd.DataFrame:
+  """Every model against the best on the headline metric; then, per other
+  metric, the best against the runner-up."""
+  summary, comparison = files.summary, files.comparison
+  rows = []
+  for metric in [m for m in files.metrics if m in set(comparison["metric"])]:
+    means = summary[summary["metric"] == metric].set_index("model")["mean"].dropna()
+    ranked = list(means.sort_values(ascending=metric in results.LOWER_IS_BETTER,
+                                    kind="stable").index)
+    if len(ranked) < 2:
+      continue
+    places = decimals(means)
+    others = ranked[1:] if metric == files.headline else ranked[1:2]
+    for other in others:
+      pair = _oriented(comparison, metric, ranked[0], other)
+      if pair is not None:
+        rows.append({"metric": metric, "model": f"{ranked[0]} (best)", "vs": other,
+                     "diff": _num(pair["mean_diff"], places, sign=True),
+                     "95% CI": _ci(pair["ci_low"], pair["ci_high"], places, sign=True),
+                     "P(better)": _num(pair["p_improve"], 2),
+                     "Wilcoxon p": f"{pair['p_value']:.2g}", "seeds": int(pair["n"])})
+  return pd.DataFrame(rows, columns=["metric", "model", "vs", "diff", "95% CI", "P(better)",
+                                     "Wilcoxon p", "seeds"])
+
+
+def _oriented(comparison: pd.DataFrame, metric: str, a: str, b: str) -> dict | None:
+  """The stored pair (a, b) on `metric` as `a` against `b`, whichever order it was saved in."""
+  rows = comparison[comparison["metric"] == metric]
+  forward = rows[(rows["model_a"] == a) & (rows["model_b"] == b)]
+  if not forward.empty:
+    return forward.iloc[0].to_dict()
+  backward = rows[(rows["model_a"] == b) & (rows["model_b"] == a)]
+  if backward.empty:
+    return None
+  pair = backward.iloc[0].to_dict()
+  return {**pair, "mean_diff": -pair["mean_diff"], "ci_low": -pair["ci_high"],
+          "ci_high": -pair["ci_low"], "p_improve": 1 - pair["p_improve"]}
+
+
+def variance_table(files: RunFiles) -> pd.DataFrame:
+  """Model and source by metric: `std (share of variance)`."""
+  frame = files.variance
+  metrics = [m for m in files.metrics if m in set(frame["metric"])]
+  places = {m: decimals(frame.loc[frame["metric"] == m, "std"]) for m in metrics}
+  rows = []
+  for (model, source), group in frame.groupby(["model", "source"], sort=False):
+    by_metric = group.set_index("metric")
+    rows.append({"model": model, "varies": source, "seeds": int(group["n"].max()), **{
+        m: f"{_num(by_metric.loc[m, 'std'], places[m])} ({by_metric.loc[m, 'variance_share']:.0%})"
+        for m in metrics if m in by_metric.index}})
+  return pd.DataFrame(rows).fillna("–")
+
+
+def run_table(files: RunFiles) -> pd.DataFrame:
+  """What was run, as field/value rows: task, data, models, training, seeds, software."""
+  config, run = files.config, files.run
+  data, facts = config.get("data", {}), run.get("data", {})
+  rows = [("task", files.task)]
+  base = " (base of the study)" if "study" in config else ""
+  if files.task == "forecast":
+    rows.append(("data", f"{facts.get('source', data.get('name'))}: {facts.get('examples', '?')} "
+                 f"examples ({facts.get('train_examples', '?')} train, the rest test), "
+                 f"{_count(facts.get('outputs', '?'), 'output')} each; mode "
+                 f"{data.get('mode')}, value column {data.get('value_column')!r}"))
+    rows += [(f"model {label}", _fields(fields))
+             for label, fields in config.get("models", {}).items()]
+  else:
+    rows.append(("data", f"{facts.get('source', data.get('name'))}: {facts.get('rows', '?')} "
+                 f"rows, {len(facts.get('features', []))} encoded features, positive class "
+                 f"{facts.get('positive', data.get('positive'))!r}, test fraction "
+                 f"{data.get('test_fraction')} per seed"))
+    rows.append(("network" + base, _fields(config.get("model", {}))))
+  if "study" in config:
+    study = tensorboard.flatten(config["study"])
+    rows.append(("study", f"{_count(run.get('trials', '?'), 'trial')}: "
+                 + "; ".join(f"{k} {v}" for k, v in study.items())))
+  baselines = [m for m in files.models if m not in files.networks]
+  if baselines:
+    rows.append(("baselines", ", ".join(baselines)))
+  rows.append(("optimizer" + base, _fields(config.get("optimizer", {}))))
+  train = config.get("train", {})
+  batch = train.get("batch_size")
+  rows.append(("training", f"{_count(train.get('epochs'), 'epoch')}, batch size "
+               f"{'full batch' if batch == 0 else batch}"))
+  first, count = config.get("seed", 0), config.get("num_seeds", 1)
+  rows.append(("seeds", f"{count} ({first}" + (f"–{first + count - 1}" if count > 1 else "")
+               + "), varying: "
+               f"{', '.join(config.get('vary', ())) or 'nothing'}"))
+  if files.variance is not None and not files.variance.empty:
+    variance = config.get("variance", {})
+    rows.append(("variance by source", f"{variance.get('num_seeds')} extra seeds for each of "
+                 f"{', '.join(variance.get('sources', ()))}"))
+  diverged = int(files.seeds["diverged"].astype(bool).sum())
+  rows.append(("diverged", f"{diverged} of {len(files.seeds)} model × seed results (left out "
+               "of the statistics)"))
+  if run.get("devices"):
+    rows.append(("device", ", ".join(run["devices"])))
+  rows += [(label, _seconds(run[key])) for key, label in
+           (("compile_seconds", "compile time"), ("train_seconds", "training time"))
+           if key in run]
+  versions = run.get("versions", {})
+  if versions:
+    rows.append(("versions", ", ".join(f"{name} {versions[name]}" for name in
+                                       ("jax", "flax", "optax", "numpy", "scikit-learn",
+                                        "python") if name in versions)))
+  return pd.DataFrame(rows, columns=["field", "value"])
+
+
+def _fields(fields: dict) -> str:
+  """'adam, learning_rate 0.002' from a config section with a `name`."""
+  shown = lambda v: str(tensorboard.tuples(v))
+  rest = ", ".join(f"{k} {shown(v)}" for k, v in fields.items() if k != "name")
+  return f"{fields.get('name', '')}" + (f", {rest}" if rest else "")
+
+
+def _count(number, noun: str) -> str:
+  return f"{number} {noun}" + ("" if number == 1 else "s")
+
+
+def _seconds(value) -> str:
+  """Seconds, or per program seconds (their total, when there are many), as text."""
+  if isinstance(value, dict) and len(value) > 4:
+    return f"{sum(value.values()):.1f} s in all, over {len(value)} compiled programs"
+  if isinstance(value, dict):
+    return ", ".join(f"{k} {v:.1f} s" for k, v in value.items())
+  return f"{value:.1f} s"
