@@ -129,7 +129,7 @@ def _folders(models: list[str]) -> dict[str, str]:
 def _write(files: RunFiles, root: str) -> None:
   metrics = [m for m in files.metrics if m in files.seeds.columns]
   metric_tags = {f"final/{m}": 0.0 for m in metrics}
-  curves = files.curves if files.curves is not None else None
+  curves = files.curves
   epochs = int(curves["epoch"].max()) if curves is not None and not curves.empty else 0
   union: dict[str, bool | float | str] = {}
   folders = _folders(files.models)
@@ -146,7 +146,7 @@ def _write(files: RunFiles, root: str) -> None:
           _scalars(writer, column, zip(rows["epoch"], rows[column]))
       writer.file_writer.add_summary(start)
       for metric in metrics:
-        writer.add_scalar(f"final/{metric}", float(getattr(row, metric)), epochs)
+        _scalars(writer, f"final/{metric}", [(epochs, getattr(row, metric))])
       writer.file_writer.add_summary(end)
   # One experiment summary at the root names every hparam and metric, so the
   # HParams tab shows all columns, not only those of the first member.
@@ -157,5 +157,6 @@ def _write(files: RunFiles, root: str) -> None:
 
 def _scalars(writer: SummaryWriter, tag: str, points: Iterable[tuple[int, float]]) -> None:
   for step, value in points:
-    if np.isfinite(value):  # a diverged member's curve stops where it diverged
+    # A diverged member's curve stops where it diverged, and it has no metrics.
+    if np.isfinite(value):
       writer.add_scalar(tag, float(value), int(step))
