@@ -22,6 +22,7 @@ from research.forecast_run import METRIC_NAMES as FORECAST_METRICS, run_forecast
 from research.data import TabularData, encode_table, get_loader
 from research.plugins import load_plugins
 from research.progress import Progress
+from research.report.document import write_report
 from research.train import make_train
 
 # Bitwise-reproducible random bits however the computation is sharded.
@@ -65,7 +66,18 @@ def run(config: ml_collections.ConfigDict, workdir: str,
   baseline_names, baseline_options = baseline_settings(config)
   baselines.check_baselines(baseline_names, baseline_options, task_of(config))
   if task_of(config) == "forecast":
-    return run_forecast(config, workdir, baseline_names, baseline_options)
+    result = run_forecast(config, workdir, baseline_names, baseline_options)
+  else:
+    result = run_classification(config, workdir, state, baseline_names, baseline_options)
+  write_report(workdir)
+  logging.info("Report: %s", os.path.join(workdir, "report.html"))
+  return result
+
+
+def run_classification(config: ml_collections.ConfigDict, workdir: str,
+                       state: results.WorkdirState, baseline_names: Sequence[str],
+                       baseline_options: dict[str, dict]) -> results.RunResult:
+  """Trains every trial's members and the baselines on the same splits; writes the tables."""
   variance = config.get("variance", ml_collections.ConfigDict())
   if study.has_study(config) and variance.get("sources", ()):
     logging.warning("variance.sources is ignored in a study: the decomposition runs for a "

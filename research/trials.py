@@ -53,8 +53,11 @@ def ranking(trials: Sequence[study.Trial], summary: pd.DataFrame, table: pd.Data
   """
   rows = summary[summary["metric"] == metric].set_index("model")
   seconds = table.groupby("trial")["train_seconds"].mean()
+  # A trial whose every member diverged has no summary row: it ranks last, n = 0.
+  stat = lambda label, c: rows.loc[label, c] if label in rows.index else (0 if c == "n"
+                                                                         else np.nan)
   records = [{"trial": t.index, "model": t.label, "metric": metric,
-              **{c: rows.loc[t.label, c] for c in ("mean", "std", "ci_low", "ci_high", "n")},
+              **{c: stat(t.label, c) for c in ("mean", "std", "ci_low", "ci_high", "n")},
               "train_seconds": float(seconds.get(t.index, np.nan)),
               "compile_seconds": float(compile_seconds.get(t.index, np.nan)),
               **{path: _cell(v) for path, v in t.values.items() if path != study.MODELS_AXIS}}

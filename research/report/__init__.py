@@ -1,1 +1,1 @@
-"""Reports: the terminal table now; figures and documents build on the same files."""
+"""Reports from a run's files: terminal tables, figures, report.md/html, TensorBoard."""

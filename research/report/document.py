@@ -56,8 +56,8 @@ def report_blocks(files: RunFiles, drawn: dict[str, str]) -> list[render.Block]:
   if files.comparison is not None and not files.comparison.empty:
     blocks += [Heading("Comparisons"), Table(
         comparison_table(files), "Paired by seed. diff = first model − second in the "
-        "metric's units, with its 95% bootstrap CI; P(better) = share of resamples in "
-        "which the first model is better; Wilcoxon p = two-sided signed-rank test.")]
+        "metric's units, with its 95% bootstrap CI; P(better) = share of seeds on "
+        "which the first model is better (ties count half); Wilcoxon p = two-sided signed-rank test.")]
   if files.variance is not None and not files.variance.empty:
     blocks += [Heading("Variance by source"), Table(
         variance_table(files), "std across seeds when only that source varies, and in "
