@@ -7,9 +7,9 @@ of stacked members (leading axis):
 * `map`: `lax.map`, one member after another inside one compiled program.
 * `chunked`: `vmap` within groups of `vmap_size` members, `lax.map` across the
   groups (`lax.map(..., batch_size=vmap_size)`).
-* `auto`: `vmap` on accelerators; on CPU, `vmap` for tabular models and
-  `chunked` for recurrent ones, where batching many members' small recurrent
-  matmuls was measured slower than looping (see benchmarks/RESULTS.md).
+* `auto`: `vmap` on accelerators; on CPU, `vmap` for tabular models and `map`
+  for recurrent ones, where batching the members' small recurrent matmuls was
+  measured several times slower than looping (see benchmarks/RESULTS.md).
 
 With several devices the member axis is sharded over a 1-D mesh named
 `members` (`shard_map`, `NamedSharding`): each device runs the strategy on its
@@ -39,7 +39,7 @@ def resolve(strategy: str, sequence_model: bool, backend: str | None = None) -> 
     return strategy
   if (backend or jax.default_backend()) != "cpu":
     return "vmap"
-  return "chunked" if sequence_model else "vmap"
+  return "map" if sequence_model else "vmap"
 
 
 def batched(train: Callable, strategy: str, vmap_size: int = 8) -> Callable:

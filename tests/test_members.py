@@ -23,7 +23,7 @@ METRICS = ["auc", "accuracy", "log_loss", "brier"]
 
 def test_auto_chooses_by_backend_and_model_family():
   assert members.resolve("auto", sequence_model=False, backend="cpu") == "vmap"
-  assert members.resolve("auto", sequence_model=True, backend="cpu") == "chunked"
+  assert members.resolve("auto", sequence_model=True, backend="cpu") == "map"
   assert members.resolve("auto", sequence_model=True, backend="gpu") == "vmap"
   assert members.resolve("map", sequence_model=False, backend="gpu") == "map"
   with pytest.raises(UserError, match="train.members must be one of auto, vmap, map, chunked"):
