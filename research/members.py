@@ -7,9 +7,10 @@ of stacked members (leading axis):
 * `map`: `lax.map`, one member after another inside one compiled program.
 * `chunked`: `vmap` within groups of `vmap_size` members, `lax.map` across the
   groups (`lax.map(..., batch_size=vmap_size)`).
-* `auto`: `vmap` on accelerators; on CPU, `vmap` for tabular models and `map`
-  for recurrent ones, where batching the members' small recurrent matmuls was
-  measured several times slower than looping (see benchmarks/RESULTS.md).
+* `auto`: `vmap` on accelerators. On CPU, `chunked` for tabular models (a vmap
+  of 8 members runs at 41% of peak, a vmap of 64 at 24%: the batch outgrows
+  the caches) and `map` for recurrent ones, where batching the members' small
+  recurrent matmuls was measured slower than looping (benchmarks/RESULTS.md).
 
 With several devices the member axis is sharded over a 1-D mesh named
 `members` (`shard_map`, `NamedSharding`): each device runs the strategy on its
@@ -39,7 +40,7 @@ def resolve(strategy: str, sequence_model: bool, backend: str | None = None) -> 
     return strategy
   if (backend or jax.default_backend()) != "cpu":
     return "vmap"
-  return "map" if sequence_model else "vmap"
+  return "map" if sequence_model else "chunked"
 
 
 def batched(train: Callable, strategy: str, vmap_size: int = 8) -> Callable:

@@ -22,7 +22,7 @@ METRICS = ["auc", "accuracy", "log_loss", "brier"]
 
 
 def test_auto_chooses_by_backend_and_model_family():
-  assert members.resolve("auto", sequence_model=False, backend="cpu") == "vmap"
+  assert members.resolve("auto", sequence_model=False, backend="cpu") == "chunked"
   assert members.resolve("auto", sequence_model=True, backend="cpu") == "map"
   assert members.resolve("auto", sequence_model=True, backend="gpu") == "vmap"
   assert members.resolve("map", sequence_model=False, backend="gpu") == "map"
