@@ -12,6 +12,7 @@ def get_config() -> ml_collections.ConfigDict:
   config.num_seeds = 32  # members trained together; member i uses seed `seed + i`
   config.seed = 0  # the first member's seed; also the seed of sources not in `vary`
   config.progress = True  # progress lines on a terminal (never when output is piped)
+  config.report = True  # report.md/html, figures/ and TensorBoard events tb/ at the end
   # Sources of randomness that change from member to member; the others stay at
   # `seed`'s value. Any of: split, init, order (minibatch order), dropout.
   config.vary = ("split", "init", "order", "dropout")

@@ -19,6 +19,7 @@ def get_config() -> ml_collections.ConfigDict:
   config.num_seeds = 32  # members trained together; member i uses seed `seed + i`
   config.seed = 0
   config.progress = True  # progress lines on a terminal (never when output is piped)
+  config.report = True  # report.md/html, figures/ and TensorBoard events tb/ at the end
   # The split is chronological, so only these sources can vary.
   config.vary = ("init", "order", "dropout")
   config.chunk_size = 0  # members per saved chunk (0 = all in one)

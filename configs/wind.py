@@ -21,6 +21,7 @@ def get_config() -> ml_collections.ConfigDict:
   config.num_seeds = 4
   config.seed = 0
   config.progress = True  # progress lines on a terminal (never when output is piped)
+  config.report = True  # report.md/html, figures/ and TensorBoard events tb/ at the end
   config.vary = ("init", "order", "dropout")  # the split is chronological
   config.chunk_size = 0
 

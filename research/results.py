@@ -156,7 +156,7 @@ def start_workdir(workdir: str, config: dict[str, Any]) -> None:
 
 
 # Fields that change what is shown, not what is computed: a run resumes across them.
-DISPLAY_FIELDS = ("progress",)
+DISPLAY_FIELDS = ("progress", "report")
 
 
 def _without_display(config: dict[str, Any]) -> dict[str, Any]:

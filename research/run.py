@@ -69,8 +69,9 @@ def run(config: ml_collections.ConfigDict, workdir: str,
     result = run_forecast(config, workdir, baseline_names, baseline_options)
   else:
     result = run_classification(config, workdir, state, baseline_names, baseline_options)
-  write_report(workdir)
-  logging.info("Report: %s", os.path.join(workdir, "report.html"))
+  if config.get("report", True):
+    write_report(workdir)
+    logging.info("Report: %s", os.path.join(workdir, "report.html"))
   return result
 
 

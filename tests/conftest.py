@@ -34,7 +34,8 @@ def load_config(name: str):
 
 TINY_OVERRIDES = {"num_seeds": 3, "train.epochs": 2, "train.batch_size": 256,
                   "optimizer.learning_rate": 0.02,
-                  "model.hidden_sizes": (8,), "baselines.names": (), "variance.sources": ()}
+                  "model.hidden_sizes": (8,), "baselines.names": (), "variance.sources": (),
+                 "report": False}  # tests/test_report.py and test_run check the report
 
 
 def set_field(config, dotted: str, value) -> None:
@@ -68,7 +69,8 @@ def launch(*args, cwd=ROOT, timeout=300):
 TINY_FLAGS = ("--config.num_seeds=2", "--config.train.epochs=2",
               "--config.optimizer.learning_rate=0.02",
               "--config.train.batch_size=512", "--config.model.hidden_sizes=(8,)",
-              "--config.baselines.names=()", "--config.variance.sources=()")
+              "--config.baselines.names=()", "--config.variance.sources=()",
+              "--config.report=False")
 
 
 WIND_TINY_FLAGS = ("--config=configs/wind.py", "--config.num_seeds=2", "--config.train.epochs=1",
@@ -76,7 +78,7 @@ WIND_TINY_FLAGS = ("--config=configs/wind.py", "--config.num_seeds=2", "--config
                    "--config.data.season=24",
                    "--config.models.elman.hidden_sizes=(8,4)",
                    "--config.models.lstm.hidden_sizes=(4,4)", "--config.models.lstm.head=(8,)",
-                   "--config.models.gru.hidden_sizes=(8,4)")
+                   "--config.models.gru.hidden_sizes=(8,4)", "--config.report=False")
 
 
 def write_wind_csv(path, rows=600, seed=0):

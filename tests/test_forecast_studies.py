@@ -60,7 +60,8 @@ def test_optimizer_study_trains_every_optimizer_and_keeps_every_loss_curve(tmp_p
   config = load_config("optimizers")
   for field, value in {"num_seeds": 2, "train.epochs": 2, "train.batch_size": 64,
                        "data.name": "csv", "data.path": str(write_wind_csv(tmp_path / "w.csv")),
-                       "data.time_column": "dt", "data.window": 8, "data.season": 24}.items():
+                       "data.time_column": "dt", "data.window": 8, "data.season": 24,
+                       "report": False}.items():
     set_field(config, field, value)
   config.models = ml_collections.ConfigDict({"elman": {"name": "elman", "hidden_sizes": (8,)}})
   result = research.run(config, str(tmp_path / "run"))

@@ -18,14 +18,14 @@ METRICS = ["auc", "accuracy", "log_loss", "brier", "ks", "gini"]
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
   workdir = str(tmp_path_factory.mktemp("runs") / "tiny")
-  return research.run(tiny_credit_config(), workdir)
+  return research.run(tiny_credit_config(report=True), workdir)
 
 
 def test_workdir_files_and_columns(tiny_run):
   files = sorted(os.listdir(tiny_run.workdir))
-  assert files == ["chunks", "comparison.csv", "config.json", "curves.csv", "predictions.csv",
-                   "run.json",
-                   "seeds.csv", "summary.csv"]
+  assert files == ["chunks", "comparison.csv", "config.json", "curves.csv", "figures",
+                   "predictions.csv", "report.html", "report.md", "run.json", "seeds.csv",
+                   "summary.csv", "tb"]
   seeds = pd.read_csv(os.path.join(tiny_run.workdir, "seeds.csv"))
   assert list(seeds.columns[:2]) == ["model", "seed"]
   assert set(METRICS + ["train_seconds", "diverged"]) <= set(seeds.columns)
