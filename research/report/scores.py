@@ -41,16 +41,25 @@ def _positive_name(files: RunFiles) -> str:
   return f"'{positive}'" if positive not in (None, "", True, 1) else "positive"
 
 
-def roc(files: RunFiles) -> tuple[Figure, str] | None:
-  """Per model the mean ROC curve across seeds with its min–max band."""
+def _unit_square(files: RunFiles, diagonal: str):
+  """The kept predictions, the models to draw (and the note on those left out), their
+  colours, and a square figure with the diagonal drawn; None without predictions."""
   frame = kept_predictions(files)
   if frame is None:
     return None
   models, left_out = best_models(files, list(dict.fromkeys(frame["model"])))
-  palette = colors(files.models)
   figure = Figure(figsize=(7.0, 6.2), layout="constrained")
   axes = figure.add_subplot()
-  axes.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1, label="chance")
+  axes.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1, label=diagonal)
+  return frame, models, left_out, colors(files.models), figure, axes
+
+
+def roc(files: RunFiles) -> tuple[Figure, str] | None:
+  """Per model the mean ROC curve across seeds with its min–max band."""
+  square = _unit_square(files, "chance")
+  if square is None:
+    return None
+  frame, models, left_out, palette, figure, axes = square
   for model in models:
     tprs = []
     for _, member in frame[frame["model"] == model].groupby("seed", sort=True):
@@ -115,14 +124,10 @@ def ks(files: RunFiles) -> tuple[Figure, str] | None:
 
 def calibration(files: RunFiles) -> tuple[Figure, str] | None:
   """Observed share of positives against the predicted probability, per model."""
-  frame = kept_predictions(files)
-  if frame is None:
+  square = _unit_square(files, "perfectly calibrated")
+  if square is None:
     return None
-  models, left_out = best_models(files, list(dict.fromkeys(frame["model"])))
-  palette = colors(files.models)
-  figure = Figure(figsize=(7.0, 6.2), layout="constrained")
-  axes = figure.add_subplot()
-  axes.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1, label="perfectly calibrated")
+  frame, models, left_out, palette, figure, axes = square
   for model in models:
     member = frame[frame["model"] == model]
     observed, predicted = calibration_curve(member["label"], member["prob"], n_bins=10,
