@@ -132,17 +132,13 @@ def run_jobs(jobs: Sequence[MemberJob], workdir: str, chunk_size: int,
 
   done = []
   with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-    pending = (concurrent.futures.Future() if first is not None
-               else pool.submit(prepare, jobs[0]))
-    if first is not None:
-      pending.set_result(first)
+    compiled = first if first is not None else prepare(jobs[0])
     for number, job in enumerate(jobs):
-      compiled = pending.result()
-      if number + 1 < len(jobs):
-        pending = pool.submit(prepare, jobs[number + 1])
+      upcoming = pool.submit(prepare, jobs[number + 1]) if number + 1 < len(jobs) else None
       outputs = run_members(compiled, job.keys, job.hparams, workdir, job.label, chunk_size,
                             progress)
       done.append((outputs, compiled.compile_seconds if compiled else 0.0))
+      compiled = upcoming.result() if upcoming else None
   return done
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Sequence
@@ -59,12 +58,9 @@ def run_forecast(config: ml_collections.ConfigDict, workdir: str,
   """Trains every model in `config.models` (and every trial of `config.study`) for
   every seed, fits the learned baselines on the same inputs; see `research.run.run`."""
   trial_list = study.expand(config)
-  series = {}  # one load per distinct data section
-  data_key = lambda trial: json.dumps(trial.config.data.to_dict(), sort_keys=True, default=str)
-  for trial in trial_list:
-    if data_key(trial) not in series:
-      series[data_key(trial)] = load_series(trial.config)
-  data_of = lambda trial: series[data_key(trial)]
+  trials.study_metric(config, METRIC_NAMES)  # checked before anything is written
+  variants, variant_of = study.load_data_variants(trial_list, load_series)
+  data_of = lambda trial: variant_of[trial.index].data
   buckets = study.buckets(trial_list)
   progress = Progress.for_terminal(config.get("progress", True))
   strategy = members.resolve(config.train.get("members", "auto"), sequence_model=True)
@@ -85,11 +81,9 @@ def run_forecast(config: ml_collections.ConfigDict, workdir: str,
   predictions = {t.index: outputs[t.index]["test_pred"] * data_of(t).std + data_of(t).mean
                  for t in trial_list}
   seeds = seeding.member_seeds(config.seed, config.num_seeds)
-  variants = list(series.values())
-  suffix = lambda i: "" if len(variants) == 1 else f" [data {i}]"
-  fitted = {name + suffix(i): _fit_baseline(
-      workdir, f"{name}-data{i}" if suffix(i) else name, (baseline_options or {}).get(name, {}),
-      data, seeds) for i, data in enumerate(variants) for name in baseline_names}
+  fitted = {name + v.suffix: _fit_baseline(workdir, name + v.tag,
+                                          (baseline_options or {}).get(name, {}), v.data, seeds)
+            for v in variants for name in baseline_names}
   rows = []
   for t in trial_list:
     actual = data_of(t).test_actual()
@@ -100,17 +94,18 @@ def run_forecast(config: ml_collections.ConfigDict, workdir: str,
               "diverged": bool(out["diverged"][member]),
               "diverged_epoch": int(out["diverged_epoch"][member])}
              for member, seed in enumerate(t.seeds)]
-  for i, data in enumerate(variants):
+  for variant in variants:
+    data, suffix = variant.data, variant.suffix
     actual = data.test_actual()
     for name in baseline_names:
-      arrays = fitted[name + suffix(i)]
-      rows += [{"model": name + suffix(i), "seed": int(seed),
+      arrays = fitted[name + suffix]
+      rows += [{"model": name + suffix, "seed": int(seed),
                 **forecast_metrics(actual, arrays["test_pred"][member]),
                 "train_seconds": float(arrays["seconds"][member]), "diverged": False,
                 "diverged_epoch": -1} for member, seed in enumerate(seeds)]
     for name, forecast in data.baselines.items():  # deterministic: the same row for each seed
       scores = forecast_metrics(actual, forecast)
-      rows += [{"model": name + suffix(i), "seed": int(seed), **scores, "train_seconds": 0.0,
+      rows += [{"model": name + suffix, "seed": int(seed), **scores, "train_seconds": 0.0,
                 "diverged": False, "diverged_epoch": -1} for seed in seeds]
   seed_table = pd.DataFrame(rows)
   num_diverged = int(seed_table["diverged"].sum())
@@ -126,11 +121,12 @@ def run_forecast(config: ml_collections.ConfigDict, workdir: str,
                       outputs[t.index]["eval_loss"]) for t in trial_list], ignore_index=True))
   # Every trial's forecasts would be huge for a large study: the best trial's.
   shown = [t for t in trial_list if not len(ranked) or t.label == ranked["model"].iloc[0]]
-  data = data_of(shown[0])
+  variant = variant_of[shown[0].index]
+  data = variant.data
   results.write_csv(path(results.FORECASTS_FILE), _forecast_table(data, data.test_actual(), {
       **{t.label: predictions[t.index] for t in shown},
-      **{name: arrays["test_pred"] for name, arrays in fitted.items()
-         if name.endswith(suffix(variants.index(data)))},
+      **{name + variant.suffix: fitted[name + variant.suffix]["test_pred"]
+         for name in baseline_names},
       **{name: f[None] for name, f in data.baselines.items()}}))
   results.write_json(path(results.RUN_FILE), {
       "compile_seconds": {b.label if len(buckets) > 1 else b.trials[0].label:

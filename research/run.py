@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import concurrent.futures
-import json
 import os
 import time
 from collections.abc import Sequence
@@ -84,13 +83,9 @@ def run_classification(config: ml_collections.ConfigDict, workdir: str,
     logging.warning("variance.sources is ignored in a study: the decomposition runs for a "
                     "single model (run best_config.py with it)")
   trial_list = study.expand(config, variance.get("sources", ()), variance.get("num_seeds", 0))
-  datasets = {}  # one load per distinct data section
-  for trial in trial_list:
-    key = json.dumps(trial.config.data.to_dict(), sort_keys=True, default=str)
-    if key not in datasets:
-      datasets[key] = load_data(trial.config)
-  data_of = lambda trial: datasets[json.dumps(trial.config.data.to_dict(), sort_keys=True,
-                                              default=str)][0]
+  trials.study_metric(config, METRIC_NAMES)  # checked before anything is written
+  variants, variant_of = study.load_data_variants(trial_list, load_data)
+  data_of = lambda trial: variant_of[trial.index].data[0]
   buckets = study.buckets(trial_list)
   progress = Progress.for_terminal(config.get("progress", True))
   strategy = members.resolve(config.train.get("members", "auto"), sequence_model=False)
@@ -113,10 +108,10 @@ def run_classification(config: ml_collections.ConfigDict, workdir: str,
   # the GIL and keep about one core busy on CPU) train the networks.
   with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
     start = time.perf_counter()
-    fitting = {suffix: pool.submit(_fit_baselines, workdir, baseline_names, baseline_options,
-                                   data, config.data.test_fraction, split_keys, random_states,
-                                   suffix, progress)
-               for suffix, data in _data_variants(datasets)}
+    fitting = {v.suffix: pool.submit(_fit_baselines, workdir, baseline_names, baseline_options,
+                                     v.data[0], config.data.test_fraction, split_keys,
+                                     random_states, v, progress)
+               for v in variants}
     done = execute.run_jobs(jobs, workdir, chunk_size, first, progress)
     logging.info("Trained %d members in %.1f s", sum(j.num_members for j in jobs),
                  time.perf_counter() - start)
@@ -162,7 +157,7 @@ def run_classification(config: ml_collections.ConfigDict, workdir: str,
   if len(groups) > 1:
     results.write_csv(path(results.VARIANCE_MEMBERS_FILE), variance_members)
     results.write_csv(path(results.VARIANCE_FILE), variance_table)
-  data, source = next(iter(datasets.values()))
+  data, source = variants[0].data
   results.write_json(path(results.RUN_FILE), {
       "compile_seconds": _per_program(buckets, compile_seconds),
       "chunk_size": chunk_size, "programs": len(jobs),
@@ -189,13 +184,6 @@ def _per_program(buckets: Sequence[study.Bucket], compile_seconds: dict[int, flo
   return next(iter(by_label.values())) if len(by_label) == 1 else by_label
 
 
-def _data_variants(datasets: dict) -> list[tuple[str, TabularData]]:
-  """Each distinct data set, with the suffix that tells its baselines apart."""
-  if len(datasets) == 1:
-    return [("", next(iter(datasets.values()))[0])]
-  return [(f" [data {i}]", data) for i, (data, _) in enumerate(datasets.values())]
-
-
 def read_result(workdir: str, task: str = "classification") -> results.RunResult:
   """The results of a finished run, from its files alone."""
   read = lambda name: pd.read_csv(os.path.join(workdir, name))
@@ -211,7 +199,7 @@ def read_result(workdir: str, task: str = "classification") -> results.RunResult
 
 
 def _fit_baselines(workdir, names, options, data, test_fraction, split_keys, random_states,
-                   suffix: str = "", progress: Progress | None = None
+                   variant: study.DataVariant, progress: Progress | None = None
                    ) -> dict[str, dict[str, np.ndarray]]:
   """Fits each baseline not yet saved in `workdir` for every seed, saving each when done."""
   def fit(name: str) -> dict[str, np.ndarray]:
@@ -221,13 +209,13 @@ def _fit_baselines(workdir, names, options, data, test_fraction, split_keys, ran
     seconds = time.perf_counter() - start
     logging.info("Baseline %s fitted for %d seeds in %.1f s", name, len(members), seconds)
     if progress:
-      progress.done(f"baseline {name}{suffix}: {len(members)} seeds fitted in {seconds:.1f} s")
+      progress.done(f"baseline {name}{variant.suffix}: {len(members)} seeds fitted in "
+                    f"{seconds:.1f} s")
     return {"test_index": np.stack([m.test_index for m in members]),
             "test_prob": np.stack([m.test_prob for m in members]),
             "seconds": np.array([m.train_seconds for m in members])}
 
-  tag = "".join(c if c.isalnum() else "-" for c in suffix.strip(" []"))
-  return {name: results.saved_arrays(workdir, f"baseline-{name}{'-' + tag if tag else ''}",
+  return {name: results.saved_arrays(workdir, f"baseline-{name}{variant.tag}",
                                      lambda name=name: fit(name))
           for name in names}
 

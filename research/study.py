@@ -30,7 +30,7 @@ import itertools
 import json
 import math
 import pprint
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import ml_collections
@@ -180,11 +180,40 @@ def expand(config: ml_collections.ConfigDict, variance_groups: Sequence[str] = (
   trials = []
   for index, (values, seeds) in enumerate(points):
     trial_config = _apply(config, values, models[0] if models else None)
-    if len(points) > 1:  # the variance decomposition is for a single model
-      groups = [dataclasses.replace(groups[0], seeds=seeds)]
+    # The variance decomposition is for a single model; a study's trials vary as the main group.
+    trial_groups = groups if len(points) == 1 else [dataclasses.replace(groups[0], seeds=seeds)]
     trials.append(Trial(index=index, label=_label(index, values, search, trial_config),
-                        values=values, config=trial_config, groups=tuple(groups)))
+                        values=values, config=trial_config, groups=tuple(trial_groups)))
   return trials
+
+
+@dataclasses.dataclass(frozen=True)
+class DataVariant:
+  """One distinct `data` section of a study, loaded once.
+
+  Attributes:
+    data: what the task's loader returned for it.
+    suffix: appended to baseline names to tell variants apart ('' if only one).
+    tag: the same for saved chunk names.
+  """
+  data: Any
+  suffix: str
+  tag: str
+
+
+def load_data_variants(trials: Sequence[Trial], load: Callable[[ml_collections.ConfigDict], Any]
+                       ) -> tuple[list[DataVariant], dict[int, DataVariant]]:
+  """Calls `load(config)` once per distinct data section; the variants, and each trial's."""
+  keys = {t.index: json.dumps(t.config.data.to_dict(), sort_keys=True, default=str)
+          for t in trials}
+  first = {}
+  for trial in trials:
+    first.setdefault(keys[trial.index], trial)
+  several = len(first) > 1
+  variants = {key: DataVariant(data=load(trial.config), suffix=f" [data {i}]" if several else "",
+                               tag=f"-data{i}" if several else "")
+              for i, (key, trial) in enumerate(first.items())}
+  return list(variants.values()), {index: variants[key] for index, key in keys.items()}
 
 
 def trial_outputs(buckets: Sequence[Bucket],

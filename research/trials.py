@@ -70,16 +70,16 @@ def ranking(trials: Sequence[study.Trial], summary: pd.DataFrame, table: pd.Data
                ].reset_index(drop=True)
 
 
-def best_per_seed(table: pd.DataFrame, metric: str, lower_is_better: Collection[str]
-                  ) -> pd.DataFrame:
+def best_per_seed(table: pd.DataFrame, metric: str, lower_is_better: Collection[str],
+                  columns: Sequence[str]) -> pd.DataFrame:
   """Each seed's selected trial (best `metric` of that seed's own search), as model
-  `SEARCH_BEST`: its spread across seeds includes what the search itself varies."""
+  `SEARCH_BEST` with the seed table's `columns`: its spread across seeds includes
+  what the search itself varies."""
   usable = table[~table["diverged"].astype(bool)]
   ascending = metric in lower_is_better
   best = (usable.sort_values([metric, "trial"], ascending=[ascending, True], kind="stable")
           .groupby("seed", sort=True).head(1).sort_values("seed"))
-  return best.assign(model=SEARCH_BEST).drop(
-      columns=[c for c in best.columns if c == "trial" or "." in c])
+  return best.assign(model=SEARCH_BEST)[list(columns)]
 
 
 def write_best_config(workdir: str, trial: study.Trial, ranked: pd.Series) -> str:
@@ -121,8 +121,8 @@ def summarize(config: ml_collections.ConfigDict, trials: Sequence[study.Trial],
   table = trial_table(trials, seed_table)
   per_seed = bool(config.study.get("search_per_seed", False))
   if per_seed:
-    seed_table = pd.concat([seed_table, best_per_seed(table, metric, lower_is_better)],
-                           ignore_index=True)
+    seed_table = pd.concat([seed_table, best_per_seed(table, metric, lower_is_better,
+                                                      seed_table.columns)], ignore_index=True)
   summary = stats.summarize(seed_table, metrics, seed=seed)
   ranked = ranking(trials, summary, table, metric, lower_is_better, compile_seconds)
   best = SEARCH_BEST if per_seed else ranked["model"].iloc[0]

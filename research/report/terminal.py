@@ -105,8 +105,9 @@ def format_study(ranking: pd.DataFrame, summary: pd.DataFrame, comparison: pd.Da
   table = _render(["rank", "model", *[f.split(".")[-1] for f in fields], "n", *shown,
                    "train s/member", "compile s", ""], rows)
   best = ranking["model"].iloc[0]
-  anchor = best if (comparison["model_a"] == best).any() else (
-      comparison["model_a"].iloc[0] if len(comparison) else best)
+  # A study's comparison pairs one model (its best trial, or the per-seed
+  # search's selection) with every other.
+  anchor = comparison["model_a"].iloc[0] if len(comparison) else best
   versus = [ranking["model"].iloc[1]] if len(ranking) > 1 and anchor == best else []
   lines = [[metric, anchor, other, *cell] for other in versus + others if other != anchor
            and (cell := _oriented(comparison, metric, anchor, other))]
