@@ -209,3 +209,11 @@ def test_every_config_file_loads_checks_and_expands(name):
 def test_the_config_list_above_covers_every_config_file():
   names = {f[:-3] for f in os.listdir(os.path.join(ROOT, "configs")) if f.endswith(".py")}
   assert names == set(EXPECTED_TRIALS)
+
+
+def test_a_bad_study_metric_is_refused_before_anything_is_written(tmp_path):
+  config = _with_study(tiny_credit_config(), grid={"optimizer": {"learning_rate": (0.01, 0.02)}},
+                       metric="aucc")
+  with pytest.raises(UserError, match="study.metric must be one of auc"):
+    research.run(config, str(tmp_path / "run"))
+  assert not (tmp_path / "run").exists()
