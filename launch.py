@@ -17,6 +17,7 @@ import ml_collections
 from ml_collections import config_flags
 
 import research
+from research import hosts
 from research.errors import UserError
 from research.report import terminal
 
@@ -26,6 +27,12 @@ _WORKDIR = flags.DEFINE_string("workdir", None,
                                "Output folder (default runs/<config>-<timestamp>).")
 _PLUGINS = flags.DEFINE_list("plugins", [os.path.join(HERE, "plugins")],
                              "Folders whose .py files are imported as plugins.")
+_COORDINATOR = flags.DEFINE_string(
+    "coordinator_address", None, "Multi-host: HOST:PORT where process 0 listens.")
+_NUM_PROCESSES = flags.DEFINE_integer(
+    "num_processes", 1, "Multi-host: processes in the run, each on its own devices.")
+_PROCESS_ID = flags.DEFINE_integer(
+    "process_id", 0, "Multi-host: this process's index; process 0 writes the workdir.")
 flags.mark_flag_as_required("config")
 
 
@@ -71,10 +78,14 @@ def main(argv):
   stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
   workdir = _WORKDIR.value or os.path.join("runs", f"{config_name}-{stamp}")
   try:
+    hosts.initialize(_COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value)
     result = research.run(config, workdir, plugin_dirs=_PLUGINS.value)
   except UserError as e:
     print(f"error: {e}", file=sys.stderr)
     sys.exit(2)
+  if result is None:  # a worker of a multi-host run: process 0 reports
+    print(f"process {_PROCESS_ID.value}: trained its members; process 0 writes the results")
+    return
   if result.resumed_finished:
     print(f"{result.workdir} already holds this finished run; nothing to do")
   if result.ranking is not None and len(result.ranking):

@@ -3,25 +3,26 @@
 All chunks have the same size (the last is padded with copies of its final
 member, whose outputs are dropped), so each program compiles once. A chunk's
 raw outputs go to `chunks/<label>-<start>-<end>.npz` atomically; a resumed run
-loads the chunks that exist and trains only the rest, so killing a run loses
-at most the chunk in flight. A study with several programs (shape buckets)
-compiles the next one on a second thread while the current one trains.
+loads the chunks that were saved when it started (`saved`, the same on every
+process of a multi-host run) and trains only the rest, so killing a run loses
+at most the chunk in flight. Only the writer process saves and loads chunks.
+A study with several programs (shape buckets) compiles the next one on a
+second thread while the current one trains.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
-import functools
 import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence, Set
 
 import jax
 import numpy as np
 from absl import logging
 
-from research import members, results
+from research import hosts, members, results
 from research.progress import Progress
 
 
@@ -79,7 +80,7 @@ def compile_members(job: MemberJob, chunk_size: int = 0, progress: Progress | No
   width = members.padded_size(size, device_mesh)
   program, sharding = members.program(job.train, job.strategy, job.vmap_size, device_mesh)
   place = (lambda tree: tree) if sharding is None else (
-      lambda tree: jax.device_put(tree, sharding))
+      lambda tree: hosts.place(tree, sharding))
   padding = np.minimum(np.arange(width), job.num_members - 1)
   take = lambda tree: place(jax.tree_util.tree_map(lambda a: a[padding], tree))
   start = time.perf_counter()
@@ -99,34 +100,33 @@ def chunk_name(start: int, end: int, label: str = "members") -> str:
   return f"{label}-{start:06d}-{end:06d}"
 
 
-def compile_first(jobs: Sequence[MemberJob], workdir: str, chunk_size: int,
+def compile_first(jobs: Sequence[MemberJob], saved: Set[str], chunk_size: int,
                   progress: Progress | None = None) -> CompiledMembers | None:
   """The first job's program, compiled before the caller writes anything (so a
   program that fails to compile leaves no workdir); None if its chunks are saved."""
-  if is_saved(jobs[0], workdir, chunk_size):
+  if is_saved(jobs[0], saved, chunk_size):
     return None
   return compile_members(jobs[0], chunk_size, progress)
 
 
-def is_saved(job: MemberJob, workdir: str, chunk_size: int) -> bool:
-  """Whether every chunk of `job` is already saved in `workdir` (nothing to compile)."""
-  return all(os.path.exists(os.path.join(workdir, results.CHUNKS_DIR,
-                                         f"{chunk_name(start, end, job.label)}.npz"))
+def is_saved(job: MemberJob, saved: Set[str], chunk_size: int) -> bool:
+  """Whether every chunk of `job` is among the `saved` chunk names (nothing to compile)."""
+  return all(chunk_name(start, end, job.label) in saved
              for start, end in chunk_bounds(job.num_members, chunk_size))
 
 
-def run_jobs(jobs: Sequence[MemberJob], workdir: str, chunk_size: int,
+def run_jobs(jobs: Sequence[MemberJob], workdir: str, saved: Set[str], chunk_size: int,
              first: CompiledMembers | None = None, progress: Progress | None = None
-             ) -> list[tuple[dict[str, np.ndarray], float]]:
+             ) -> list[tuple[dict[str, np.ndarray] | None, float]]:
   """Trains every job's members; per job, its outputs and its compile time.
 
   `first` is the first job's program if the caller compiled it already.
   While one job trains, the next compiles on another thread (XLA releases
-  the interpreter lock in both). Jobs whose chunks are all saved are not
-  compiled at all.
+  the interpreter lock in both). Jobs whose chunks are all `saved` are not
+  compiled at all. On a worker process the outputs are None.
   """
   def prepare(job: MemberJob) -> CompiledMembers | None:
-    if is_saved(job, workdir, chunk_size):
+    if is_saved(job, saved, chunk_size):
       return None
     return compile_members(job, chunk_size, progress)
 
@@ -135,22 +135,24 @@ def run_jobs(jobs: Sequence[MemberJob], workdir: str, chunk_size: int,
     compiled = first if first is not None else prepare(jobs[0])
     for number, job in enumerate(jobs):
       upcoming = pool.submit(prepare, jobs[number + 1]) if number + 1 < len(jobs) else None
-      outputs = run_members(compiled, job.keys, job.hparams, workdir, job.label, chunk_size,
-                            progress)
+      outputs = run_members(compiled, job.keys, job.hparams, workdir, saved, job.label,
+                            chunk_size, progress)
       done.append((outputs, compiled.compile_seconds if compiled else 0.0))
       compiled = upcoming.result() if upcoming else None
   return done
 
 
 def run_members(compiled: CompiledMembers | None, keys: Mapping[str, jax.Array],
-                hparams: Mapping[str, np.ndarray], workdir: str,
+                hparams: Mapping[str, np.ndarray], workdir: str, saved: Set[str] = frozenset(),
                 label: str = "members", chunk_size: int = 0,
-                progress: Progress | None = None) -> dict[str, np.ndarray]:
-  """Trains every chunk not yet saved in `workdir`; returns all members' outputs.
+                progress: Progress | None = None) -> dict[str, np.ndarray] | None:
+  """Trains every chunk not among the `saved` ones; returns all members' outputs.
 
   The result maps each output field to an array with the member axis first,
   plus `seconds`: each member's share of its chunk's wall time. `compiled`
   may be None when every chunk is saved (`chunk_size` then gives the chunks).
+  The writer saves each trained chunk in `workdir` and loads the saved ones;
+  a worker process only trains, and returns None.
   """
   chunks = (compiled.chunks() if compiled else
             chunk_bounds(len(next(iter(keys.values()))), chunk_size))
@@ -161,7 +163,7 @@ def run_members(compiled: CompiledMembers | None, keys: Mapping[str, jax.Array],
     if progress:
       progress.chunk(label, number, len(chunks), end - start)
     begin = time.perf_counter()
-    output = jax.device_get(jax.block_until_ready(compiled.run(take(keys), take(hparams))))
+    output = hosts.gather(jax.block_until_ready(compiled.run(take(keys), take(hparams))))
     seconds = time.perf_counter() - begin
     logging.info("%s: chunk %d/%d (members %d-%d) trained in %.1f s", label, number,
                  len(chunks), start, end - 1, seconds)
@@ -172,7 +174,17 @@ def run_members(compiled: CompiledMembers | None, keys: Mapping[str, jax.Array],
               for f in dataclasses.fields(output)}
     return {**arrays, "seconds": np.full(end - start, seconds / (end - start))}
 
-  loaded = [results.saved_arrays(workdir, chunk_name(start, end, label),
-                                 functools.partial(train_chunk, number, start, end))
-            for number, (start, end) in enumerate(chunks, 1)]
+  def chunk_arrays(number: int, start: int, end: int) -> dict[str, np.ndarray] | None:
+    name = chunk_name(start, end, label)
+    path = os.path.join(workdir, results.CHUNKS_DIR, f"{name}.npz")
+    if name in saved:
+      return results.read_arrays(path) if hosts.is_writer() else None
+    arrays = train_chunk(number, start, end)
+    if hosts.is_writer():
+      results.write_arrays(path, arrays)
+    return arrays
+
+  loaded = [chunk_arrays(number, start, end) for number, (start, end) in enumerate(chunks, 1)]
+  if not hosts.is_writer():
+    return None
   return {name: np.concatenate([chunk[name] for chunk in loaded]) for name in loaded[0]}

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from absl import logging
 
-from research import (evaluate, execute, members, metrics, results, seeding, stats, study,
+from research import (evaluate, execute, hosts, members, metrics, results, seeding, stats, study,
                       trials)
 from research.data import get_loader
 from research.data.series import SeriesData, clean_series, day_profile_data, window_data
@@ -53,7 +53,7 @@ def load_series(config: ml_collections.ConfigDict) -> SeriesData:
   return series
 
 
-def run_forecast(config: ml_collections.ConfigDict, workdir: str,
+def run_forecast(config: ml_collections.ConfigDict, workdir: str, view: hosts.WorkdirView,
                  baseline_names: Sequence[str] = (), baseline_options=None):
   """Trains every model in `config.models` (and every trial of `config.study`) for
   every seed, fits the learned baselines on the same inputs; see `research.run.run`."""
@@ -62,7 +62,7 @@ def run_forecast(config: ml_collections.ConfigDict, workdir: str,
   variants, variant_of = study.load_data_variants(trial_list, load_series)
   data_of = lambda trial: variant_of[trial.index].data
   buckets = study.buckets(trial_list)
-  progress = Progress.for_terminal(config.get("progress", True))
+  progress = Progress.for_terminal(config.get("progress", True) and hosts.is_writer())
   strategy = members.resolve(config.train.get("members", "auto"), sequence_model=True)
   jobs = [execute.MemberJob(b.label, make_forecast_train(
       b.config, study.model_fields(b.config).to_dict(), data_of(b.trials[0]),
@@ -70,11 +70,14 @@ def run_forecast(config: ml_collections.ConfigDict, workdir: str,
       config.train.get("vmap_size", 8)) for b in buckets]
   logging.info("%d trials x %d seeds in %d compiled program(s)", len(trial_list),
                config.num_seeds, len(jobs))
-  first = execute.compile_first(jobs, workdir, config.chunk_size, progress)
+  first = execute.compile_first(jobs, view.saved, config.chunk_size, progress)
+  if not hosts.is_writer():
+    execute.run_jobs(jobs, workdir, view.saved, config.chunk_size, first)
+    return None
   results.start_workdir(workdir, config.to_dict())
 
   start = time.perf_counter()
-  done = execute.run_jobs(jobs, workdir, config.chunk_size, first, progress)
+  done = execute.run_jobs(jobs, workdir, view.saved, config.chunk_size, first, progress)
   logging.info("Trained %d trials x %d seeds in %.1f s", len(trial_list), config.num_seeds,
                time.perf_counter() - start)
   outputs, compile_seconds = study.trial_outputs(buckets, done)

@@ -14,8 +14,8 @@ import pandas as pd
 from absl import logging
 
 import research.models  # noqa: F401  (registers the models)
-from research import (baselines, evaluate, execute, members, results, seeding, stats, study,
-                      trials)
+from research import (baselines, evaluate, execute, hosts, members, results, seeding, stats,
+                      study, trials)
 from research.config import check_config, task_of
 from research.forecast_run import METRIC_NAMES as FORECAST_METRICS, run_forecast
 from research.data import TabularData, encode_table, get_loader
@@ -46,8 +46,12 @@ def load_data(config: ml_collections.ConfigDict) -> tuple[TabularData, str]:
 
 
 def run(config: ml_collections.ConfigDict, workdir: str,
-        plugin_dirs: Sequence[str] = ()) -> results.RunResult:
+        plugin_dirs: Sequence[str] = ()) -> results.RunResult | None:
   """Trains every member, fits the baselines, writes the workdir; resumes a killed run.
+
+  In a multi-host run (`research.hosts`) only process 0 writes and returns
+  the result; the other processes train their share of the members and
+  return None.
 
   Every check on the config, the data and the plugins runs (and the program
   compiles) before the workdir is created, so bad input leaves nothing behind.
@@ -58,25 +62,25 @@ def run(config: ml_collections.ConfigDict, workdir: str,
   """
   load_plugins(plugin_dirs)
   check_config(config)
-  state = results.check_workdir(workdir, config.to_dict())
-  if state is results.WorkdirState.FINISHED:
+  view = hosts.workdir_view(workdir, config.to_dict())
+  if view.state is results.WorkdirState.FINISHED:
     logging.info("%s already holds the finished run of this config; nothing to do", workdir)
-    return read_result(workdir, task_of(config))
+    return read_result(workdir, task_of(config)) if hosts.is_writer() else None
   baseline_names, baseline_options = baseline_settings(config)
   baselines.check_baselines(baseline_names, baseline_options, task_of(config))
   if task_of(config) == "forecast":
-    result = run_forecast(config, workdir, baseline_names, baseline_options)
+    result = run_forecast(config, workdir, view, baseline_names, baseline_options)
   else:
-    result = run_classification(config, workdir, state, baseline_names, baseline_options)
-  if config.get("report", True):
+    result = run_classification(config, workdir, view, baseline_names, baseline_options)
+  if result is not None and config.get("report", True):
     write_report(workdir)
     logging.info("Report: %s", os.path.join(workdir, "report.html"))
   return result
 
 
 def run_classification(config: ml_collections.ConfigDict, workdir: str,
-                       state: results.WorkdirState, baseline_names: Sequence[str],
-                       baseline_options: dict[str, dict]) -> results.RunResult:
+                       view: hosts.WorkdirView, baseline_names: Sequence[str],
+                       baseline_options: dict[str, dict]) -> results.RunResult | None:
   """Trains every trial's members and the baselines on the same splits; writes the tables."""
   variance = config.get("variance", ml_collections.ConfigDict())
   if study.has_study(config) and variance.get("sources", ()):
@@ -87,7 +91,7 @@ def run_classification(config: ml_collections.ConfigDict, workdir: str,
   variants, variant_of = study.load_data_variants(trial_list, load_data)
   data_of = lambda trial: variant_of[trial.index].data[0]
   buckets = study.buckets(trial_list)
-  progress = Progress.for_terminal(config.get("progress", True))
+  progress = Progress.for_terminal(config.get("progress", True) and hosts.is_writer())
   strategy = members.resolve(config.train.get("members", "auto"), sequence_model=False)
   jobs = [execute.MemberJob(b.label, make_train(
       b.config, data_of(b.trials[0]), progress.epoch_callback(b.config.train.epochs)),
@@ -95,10 +99,13 @@ def run_classification(config: ml_collections.ConfigDict, workdir: str,
   logging.info("%d trials x %d seeds in %d compiled program(s)", len(trial_list),
                config.num_seeds, len(jobs))
   chunk_size = config.get("chunk_size", 0)
-  first = execute.compile_first(jobs, workdir, chunk_size, progress)
+  first = execute.compile_first(jobs, view.saved, chunk_size, progress)
+  if not hosts.is_writer():
+    execute.run_jobs(jobs, workdir, view.saved, chunk_size, first)
+    return None
 
   results.start_workdir(workdir, config.to_dict())
-  if state is results.WorkdirState.RESUME:
+  if view.state is results.WorkdirState.RESUME:
     logging.info("Resuming the run in %s", workdir)
   main_seeds = seeding.member_seeds(config.seed, config.num_seeds)
   split_keys = seeding.member_keys(main_seeds, config.seed, config.vary)["split"]
@@ -112,7 +119,7 @@ def run_classification(config: ml_collections.ConfigDict, workdir: str,
                                      v.data[0], config.data.test_fraction, split_keys,
                                      random_states, v, progress)
                for v in variants}
-    done = execute.run_jobs(jobs, workdir, chunk_size, first, progress)
+    done = execute.run_jobs(jobs, workdir, view.saved, chunk_size, first, progress)
     logging.info("Trained %d members in %.1f s", sum(j.num_members for j in jobs),
                  time.perf_counter() - start)
     fitted = {name + suffix: arrays for suffix, future in fitting.items()
