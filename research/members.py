@@ -7,10 +7,12 @@ of stacked members (leading axis):
 * `map`: `lax.map`, one member after another inside one compiled program.
 * `chunked`: `vmap` within groups of `vmap_size` members, `lax.map` across the
   groups (`lax.map(..., batch_size=vmap_size)`).
-* `auto`: `vmap` on accelerators. On CPU, `chunked` for tabular models (a vmap
-  of 8 members runs at 41% of peak, a vmap of 64 at 24%: the batch outgrows
-  the caches) and `map` for recurrent ones, where batching the members' small
-  recurrent matmuls was measured slower than looping (benchmarks/RESULTS.md).
+* `auto`: `vmap` on accelerators. On CPU, `chunked` for tabular models (under
+  memory pressure a vmap of 64 members per device fell to 24% of peak while
+  groups of 8 held 35%; otherwise the three are within 5%) and `map` for
+  recurrent ones, where batching the members' small recurrent matmuls was
+  measured 17-22% slower than looping on one device and far slower on two
+  (benchmarks/RESULTS.md).
 
 With several devices the member axis is sharded over a 1-D mesh named
 `members` (`shard_map`, `NamedSharding`): each device runs the strategy on its
