@@ -79,6 +79,23 @@ def test_two_processes_give_one_process_results_and_resume_from_the_writer(tmp_p
   pd.testing.assert_frame_equal(timeless(pd.read_csv(writer / "seeds.csv")), timeless(got))
 
 
+def test_a_forecasting_study_over_two_processes_matches_one_process(tmp_path):
+  flags = ("--config=configs/load.py", "--config.num_seeds=3", "--config.train.epochs=3",
+           "--config.report=False")
+  reference = subprocess.run(
+      [sys.executable, os.path.join(ROOT, "launch.py"), *flags,
+       f"--workdir={tmp_path / 'single'}"], cwd=ROOT, capture_output=True, text=True,
+      timeout=240, env={**os.environ, **ONE_DEVICE})
+  assert reference.returncode == 0, reference.stderr[-2000:]
+  both = launch_two(tmp_path / "writer", tmp_path / "worker", *flags)
+  assert [p.returncode for p in both] == [0, 0], both[1].stderr[-2000:]
+  assert not (tmp_path / "worker").exists()
+  columns = ["model", "seed", "mae", "mape", "nmse"]
+  pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "writer" / "seeds.csv")[columns],
+                                pd.read_csv(tmp_path / "single" / "seeds.csv")[columns],
+                                rtol=1e-5)
+
+
 def test_a_workdir_process_0_refuses_stops_every_process(tmp_path):
   writer = tmp_path / "writer"
   writer.mkdir()
