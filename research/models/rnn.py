@@ -40,11 +40,20 @@ def elman_step(h, x_proj, recurrent, activation):
 
 
 def lstm_step(carry, x_proj, recurrent):
-  """One LSTM step; `carry` is `(c, h)`."""
+  """One LSTM step; `carry` is `(c, h)`.
+
+  All four gates go through one sigmoid, with tanh(g) = 2 sigmoid(2g) - 1:
+  one elementwise pass instead of four makes the step 12% faster on CPU
+  (benchmarks/RESULTS.md); the values agree with the textbook form to float32
+  rounding (tests/test_rnn.py).
+  """
   c, h = carry
-  i, f, g, o = jnp.split(x_proj + h @ recurrent["kernel"], 4, axis=-1)
-  c = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g)
-  return c, jax.nn.sigmoid(o) * jnp.tanh(c)
+  pre = x_proj + h @ recurrent["kernel"]
+  size = pre.shape[-1] // 4
+  doubled = jnp.ones(4 * size, pre.dtype).at[2 * size:3 * size].set(2.0)
+  i, f, g, o = jnp.split(jax.nn.sigmoid(pre * doubled), 4, axis=-1)
+  c = f * c + i * (2 * g - 1)
+  return c, o * jnp.tanh(c)
 
 
 def gru_step(h, x_proj, recurrent):
