@@ -1,0 +1,43 @@
+"""Result files match those of the last commit before the redesign (issue 15).
+
+Each case of `regression_cases.py` runs through `launch.py` and its files are
+compared with tests/fixtures/regression/<case>/ value for value: text exactly,
+numbers to 1e-6 (so the check holds on other CPUs), wall-time columns aside.
+A deliberate change of results regenerates the fixtures and says why in its commit.
+"""
+
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.conftest import ROOT, launch
+from tests.regression_cases import CASES, FILES, TIMING_COLUMNS
+
+FIXTURES = os.path.join(ROOT, "tests", "fixtures", "regression")
+
+
+def assert_same_table(actual: pd.DataFrame, expected: pd.DataFrame, name: str) -> None:
+  """Same columns and rows; text equal, numbers within 1e-6; timing columns ignored."""
+  assert list(actual.columns) == list(expected.columns), name
+  assert len(actual) == len(expected), name
+  for column in expected.columns:
+    if column in TIMING_COLUMNS:
+      continue
+    want, got = expected[column], actual[column]
+    if pd.api.types.is_numeric_dtype(want) and pd.api.types.is_numeric_dtype(got):
+      np.testing.assert_allclose(got.to_numpy(np.float64), want.to_numpy(np.float64),
+                                 rtol=1e-6, atol=1e-6, err_msg=f"{name}: {column}")
+    else:
+      assert got.astype(str).tolist() == want.astype(str).tolist(), f"{name}: {column}"
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_results_match_the_fixtures(tmp_path, case):
+  workdir = tmp_path / "run"
+  result = launch(*CASES[case], f"--workdir={workdir}")
+  assert result.returncode == 0, result.stderr[-3000:]
+  for name in FILES[case]:
+    expected = pd.read_csv(os.path.join(FIXTURES, case, f"{name}.gz"))
+    assert_same_table(pd.read_csv(workdir / name), expected, f"{case}/{name}")
