@@ -17,7 +17,7 @@ import ml_collections
 from ml_collections import config_flags
 
 import research
-from research import hosts
+from research import hosts, pipeline
 from research.errors import UserError
 from research.report import terminal
 
@@ -33,6 +33,8 @@ _NUM_PROCESSES = flags.DEFINE_integer(
     "num_processes", 1, "Multi-host: processes in the run, each on its own devices.")
 _PROCESS_ID = flags.DEFINE_integer(
     "process_id", 0, "Multi-host: this process's index; process 0 writes the workdir.")
+_DRY_RUN = flags.DEFINE_bool(
+    "dry_run", False, "Print the plan (programs, members, memory) and exit; writes nothing.")
 flags.mark_flag_as_required("config")
 
 
@@ -78,8 +80,11 @@ def main(argv):
   stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
   workdir = _WORKDIR.value or os.path.join("runs", f"{config_name}-{stamp}")
   try:
+    if _DRY_RUN.value:
+      print(pipeline.dry_run(config, plugin_dirs=_PLUGINS.value))
+      return
     hosts.initialize(_COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value)
-    result = research.run(config, workdir, plugin_dirs=_PLUGINS.value)
+    result = research.run_study(config, workdir, plugin_dirs=_PLUGINS.value)
   except UserError as e:
     print(f"error: {e}", file=sys.stderr)
     sys.exit(2)

@@ -68,16 +68,15 @@ import numpy as np  # noqa: E402
 from sklearn.metrics import roc_auc_score  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from research import members, metrics, seeding, study  # noqa: E402
-from research.config import sibling_config  # noqa: E402
-from research.forecast import make_forecast_train  # noqa: E402
-from research.forecast_run import load_series  # noqa: E402
-from research.run import load_data  # noqa: E402
-from research.train import make_train, member_split  # noqa: E402
+from research import metrics, seeding  # noqa: E402
+from research.models.rnn import GATES as RNN_GATES  # noqa: E402
+from research.pipeline import first_program  # noqa: E402
+from research.plan import sibling_config  # noqa: E402
+from research.tasks.classification import member_split  # noqa: E402
+from research.train import execute, strategies  # noqa: E402
 
 CONFIGS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs",
                        "credit.py")
-RNN_GATES = {"elman": 1, "lstm": 4, "gru": 3}
 
 
 def mlp_config(num_seeds: int) -> ml_collections.ConfigDict:
@@ -107,14 +106,8 @@ class Workload:
     self.name = name
     self.is_rnn = name in RNN_GATES
     self.config = rnn_config(name, 1) if self.is_rnn else mlp_config(1)
-    if self.is_rnn:
-      self.data = load_series(self.config)
-      self.train = make_forecast_train(self.config, dict(self.config.models[name]), self.data)
-      self.num_train = self.data.train_count
-    else:
-      self.data, _ = load_data(self.config)
-      self.train = make_train(self.config, self.data)
-      self.num_train = self.data.num_train(self.config.data.test_fraction)
+    self.train, _, _, self.data = first_program(self.config)
+    self.num_train = self.data.train_count if self.is_rnn else self.data.num_train
 
   def flops_per_seed(self) -> float:
     """Training matmul FLOPs of one seed (forward 2mnk, backward twice that)."""
@@ -124,40 +117,38 @@ class Workload:
       per_step = 2 * RNN_GATES[self.name] * size * (1 + size)
       forward = steps * per_step + 2 * size
     else:
-      widths = [self.data.features.shape[1], 50, 100, 200, 1]
+      widths = [self.data.table.features.shape[1], 50, 100, 200, 1]
       forward = sum(2 * a * b for a, b in zip(widths, widths[1:]))
     return 3.0 * forward * self.num_train * epochs
 
   def members_inputs(self, num_seeds: int):
     config = ml_collections.ConfigDict(self.config.to_dict())
     config.num_seeds = num_seeds
-    bucket = study.buckets(study.expand(config))[0]
-    return bucket.keys(), bucket.hparams()
+    _, keys, hparams, _ = first_program(config)
+    return keys, hparams
 
   def jax_program(self, num_seeds: int, strategy: str):
     """Compiled program, its inputs, compile seconds and memory (bytes)."""
     keys, hparams = self.members_inputs(num_seeds)
-    mesh = members.mesh() if num_seeds % len(jax.devices()) == 0 else None
-    program, sharding = members.program(self.train, strategy, 8, mesh)
+    mesh = strategies.mesh() if num_seeds % len(jax.devices()) == 0 else None
+    program, sharding = strategies.program(self.train, strategy, 8, mesh)
     if sharding is not None:
       keys, hparams = jax.device_put((keys, hparams), sharding)
     start = time.perf_counter()
     compiled = program.lower(keys, hparams).compile()
     seconds = time.perf_counter() - start
-    memory = compiled.memory_analysis()
-    used = sum(getattr(memory, f, 0) or 0 for f in (
-        "temp_size_in_bytes", "argument_size_in_bytes", "output_size_in_bytes"))
-    return compiled, (keys, hparams), seconds, used, mesh is not None
+    return compiled, (keys, hparams), seconds, execute.memory_bytes(compiled), mesh is not None
 
   def jax_quality(self, output) -> np.ndarray:
     output = jax.device_get(output)
     if self.is_rnn:
       actual = self.data.test_actual()
-      pred = np.asarray(output.test_pred) * self.data.std + self.data.mean
+      pred = np.asarray(output.predictions["test_pred"]) * self.data.std + self.data.mean
       return np.array([metrics.FORECAST["mae"](actual, p) for p in pred])
-    labels = self.data.labels
+    labels = self.data.table.labels
     return np.array([roc_auc_score(labels[i], p) for i, p in
-                     zip(np.asarray(output.test_index), np.asarray(output.test_prob))])
+                     zip(np.asarray(output.predictions["test_index"]),
+                         np.asarray(output.predictions["test_prob"]))])
 
   def torch_seed(self, seed: int) -> tuple[float, float]:
     """Trains one seed in PyTorch; returns (seconds, test metric)."""
@@ -199,7 +190,7 @@ class Workload:
   def _mlp_arrays(self, seed: int):
     import torch  # pylint: disable=import-outside-toplevel
     key = seeding.member_keys([seed], self.config.seed, self.config.vary)["split"][0]
-    split = jax.device_get(member_split(key, self.data, self.config.data.test_fraction))
+    split = jax.device_get(member_split(key, self.data.table, self.config.data.test_fraction))
     as_tensor = lambda a: torch.from_numpy(np.array(a, np.float32))  # a writable copy
     return (as_tensor(split.x_train), as_tensor(split.y_train)[:, None],
             as_tensor(split.x_test), np.asarray(split.y_test))
@@ -281,7 +272,7 @@ def benchmark(args: argparse.Namespace) -> list[dict]:
       torch_quality.append(quality)
     for num_seeds in sizes:
       strategies = ({"vmap", "map", "chunked"} if num_seeds == args.compare_at
-                    else set()) | {members.resolve(s, workload.is_rnn)
+                    else set()) | {strategies.resolve(s, "sequence" if workload.is_rnn else "tabular")
                                    for s in args.strategies.split(",")}
       for strategy in sorted(strategies):
         compiled, inputs, compile_seconds, memory, sharded = workload.jax_program(

@@ -9,6 +9,7 @@ import ml_collections
 
 def get_config() -> ml_collections.ConfigDict:
   config = ml_collections.ConfigDict()
+  config.task = "classification"  # a TASKS name: what is learned, scored and compared
   config.num_seeds = 32  # members trained together; member i uses seed `seed + i`
   config.seed = 0  # the first member's seed; also the seed of sources not in `vary`
   config.progress = True  # progress lines on a terminal (never when output is piped)

@@ -14,7 +14,7 @@ ranking.csv and best_config.py beside the usual files.
 
 import ml_collections
 
-from research.config import sibling_config
+from research.plan import sibling_config
 
 WIDTHS = ((200,), (100,), (50,), (200, 100), (100, 200), (200, 100, 50), (50, 100, 200),
           (150, 50, 150), (50, 200, 50))

@@ -18,7 +18,7 @@ the protocol that measures how much tuning itself moves the result.
 
 import ml_collections
 
-from research.config import sibling_config
+from research.plan import sibling_config
 
 
 def get_config() -> ml_collections.ConfigDict:

@@ -16,7 +16,7 @@ there; --config.num_seeds and --config.data.* shrink it.
 
 import ml_collections
 
-from research.config import sibling_config
+from research.plan import sibling_config
 
 
 def get_config() -> ml_collections.ConfigDict:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 from typing import Any
 
 import jax
@@ -94,11 +93,7 @@ def workdir_view(workdir: str, config: dict[str, Any]) -> WorkdirView:
   if is_writer():
     try:
       state = results.check_workdir(workdir, config)
-      folder = os.path.join(workdir, results.CHUNKS_DIR)
-      saved = sorted(name[:-len(".npz")] for name in
-                     (os.listdir(folder) if os.path.isdir(folder) else ())
-                     if name.endswith(".npz"))
-      message = {"state": state.value, "saved": saved}
+      message = {"state": state.value, "saved": sorted(results.saved_chunks(workdir))}
     except UserError as e:
       message = {"error": str(e)}
   message = _broadcast_json(message)

@@ -1,7 +1,9 @@
 """Evaluation metrics on NumPy arrays, computed in float64 on the host.
 
 Binary classification metrics take labels in {0, 1} and predicted
-probabilities of class 1.
+probabilities of class 1; forecast metrics take actual and predicted values in
+data units. Which direction is better is the task's to say
+(`research.tasks.base.Task.lower_is_better`).
 """
 
 from __future__ import annotations
@@ -80,9 +82,6 @@ CLASSIFICATION: dict[str, Callable[..., float]] = {
     "gini": gini,
 }
 
-LOWER_IS_BETTER = frozenset({"log_loss", "brier"})
-
-
 def classification_metrics(labels, probs) -> dict[str, float]:
   """Every metric in `CLASSIFICATION`, by its plain name."""
   return {name: fn(labels, probs) for name, fn in CLASSIFICATION.items()}
@@ -145,5 +144,3 @@ FORECAST: dict[str, Callable[..., float]] = {
     "mae": mae, "rmse": rmse, "mape": mape, "maxpe": maxpe, "mse": mse, "nmse": nmse,
     "smape": smape, "r2": r2,
 }
-
-LOWER_IS_BETTER = LOWER_IS_BETTER | frozenset(set(FORECAST) - {"r2"})

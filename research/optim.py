@@ -9,6 +9,7 @@ their own value without recompiling.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -56,14 +57,7 @@ def rmsprop(learning_rate: float = 1e-3, decay: float = 0.9, eps: float = 1e-7,
                        centered=centered)
 
 
-def full_batch(factory: OptimizerFactory) -> OptimizerFactory:
-  """Marks an optimizer that needs the whole training set in every step."""
-  factory.full_batch = True
-  return factory
-
-
-@OPTIMIZERS.register("lbfgs")
-@full_batch
+@OPTIMIZERS.register("lbfgs", full_batch=True)
 def lbfgs(learning_rate: float = 1.0, memory_size: int = 10) -> optax.GradientTransformation:
   """L-BFGS with a zoom line search, run on the full training set each step.
 
@@ -74,11 +68,6 @@ def lbfgs(learning_rate: float = 1.0, memory_size: int = 10) -> optax.GradientTr
   follows trained with (L-)BFGS.
   """
   return optax.lbfgs(learning_rate=learning_rate, memory_size=memory_size)
-
-
-def is_full_batch(name: str) -> bool:
-  """Whether the optimizer called `name` must see the full batch each step."""
-  return bool(getattr(OPTIMIZERS.get(name), "full_batch", False))
 
 
 def split_hyperparameters(name: str, fields: Mapping[str, Any]
@@ -123,3 +112,36 @@ def make_optimizer(name: str, static: Mapping[str, Any],
   factory = OPTIMIZERS.get(name)
   return optax.inject_hyperparams(factory, static_args=_static_names(factory))(
       **static, **hyperparameters)
+
+
+@dataclasses.dataclass(frozen=True)
+class OptimizerSpec:
+  """A checked optimizer: its name, static fields and per-member float fields.
+
+  Attributes:
+    name: an `OPTIMIZERS` name.
+    static: fields that shape the program (flags, integers), the same for
+      every member of a program.
+    floats: float fields (learning rate, momentum, ...), which travel as
+      per-member arrays (`hyperparameters` of `build`).
+  """
+  name: str
+  static: Mapping[str, Any]
+  floats: Mapping[str, float]
+
+  @classmethod
+  def from_fields(cls, fields: Mapping[str, Any]) -> "OptimizerSpec":
+    """From a config section: `name` and the optimizer's own fields (checked)."""
+    fields = dict(fields)
+    name = fields.pop("name")
+    static, floats = split_hyperparameters(name, fields)
+    return cls(name=name, static=static, floats=floats)
+
+  @property
+  def full_batch(self) -> bool:
+    """Whether every step must see the whole training set (declared by the optimizer)."""
+    return OPTIMIZERS.info(self.name).full_batch
+
+  def build(self, hyperparameters: Mapping[str, Any]) -> optax.GradientTransformationExtraArgs:
+    """The optimizer, with this member's float `hyperparameters` (traced arrays)."""
+    return make_optimizer(self.name, self.static, hyperparameters)

@@ -1,18 +1,24 @@
-"""Named registries of models, optimizers, data sets, activations and baselines.
+"""Named registries: tasks, models, optimizers, data sets, activations, baselines.
 
-Each registry maps a name to a factory and is filled by a decorator::
+Each registry maps a name to an object and is filled by a decorator. What an
+entry declares about itself is a typed record, checked when it registers:
 
-    @MODELS.register("mlp")
+    @MODELS.register("mlp", input="tabular", value_fields=("dropout",))
     class MLP(nn.Module): ...
 
-Registering a name twice raises; looking up an unknown name raises a
-`UserError` that lists the known names, suggests the closest one and points
-at `plugins/`, where users add their own.
+    MODELS.get("mlp")    # the class
+    MODELS.info("mlp")   # ModelInfo(input='tabular', value_fields=('dropout',))
+
+Registering a name twice, or declaring a field the registry does not know,
+raises a `UserError` naming the entry; looking up an unknown name raises one
+that lists the known names, suggests the closest and points at `plugins/`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
+import inspect
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
@@ -20,25 +26,134 @@ from research.errors import UserError
 
 T = TypeVar("T")
 
+INPUTS = ("tabular", "sequence")
+
+
+@dataclasses.dataclass(frozen=True)
+class NoInfo:
+  """Entries of this registry declare nothing."""
+
+  def check(self, name: str, obj: Any) -> None:
+    del name, obj
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskInfo:
+  """Tasks declare nothing; the class must fill in the whole task interface."""
+
+  def check(self, name: str, obj: Any) -> None:
+    try:
+      obj()
+    except TypeError as e:  # e.g. abstract methods left out
+      raise UserError(f"task {name!r} cannot be created: {e}; implement every method of "
+                      "research.tasks.base.Task") from None
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelInfo:
+  """What a model declares.
+
+  Attributes:
+    input: 'tabular' (`[batch, features]`, e.g. classification) or 'sequence'
+      (`[batch, time, features]`, forecasting).
+    value_fields: float fields that a study may vary per member inside one
+      compiled program; the model must accept traced arrays for them.
+  """
+  input: str = "tabular"
+  value_fields: tuple[str, ...] = ()
+
+  def check(self, name: str, obj: Any) -> None:
+    if self.input not in INPUTS:
+      raise UserError(f"model {name!r} declares input={self.input!r}; use one of "
+                      f"{', '.join(INPUTS)}")
+    _check_names(f"model {name!r}", "value_fields", self.value_fields, obj)
+
+
+@dataclasses.dataclass(frozen=True)
+class OptimizerInfo:
+  """What an optimizer declares.
+
+  Attributes:
+    full_batch: every step must see the whole training set (L-BFGS's line
+      search); `train.batch_size` is then ignored.
+  """
+  full_batch: bool = False
+
+  def check(self, name: str, obj: Any) -> None:
+    if not isinstance(self.full_batch, bool):
+      raise UserError(f"optimizer {name!r} declares full_batch={self.full_batch!r}; "
+                      "use True or False")
+    del obj
+
+
+@dataclasses.dataclass(frozen=True)
+class BaselineInfo:
+  """What a baseline declares.
+
+  Attributes:
+    task: the `TASKS` name whose studies it serves ('classification', 'forecast').
+  """
+  task: str
+
+  def check(self, name: str, obj: Any) -> None:
+    _check_task(f"baseline {name!r}", self.task)
+    if parameters(obj) is not None and "random_state" not in parameters(obj):
+      raise UserError(f"baseline {name!r} must take a random_state argument (the member's "
+                      "seed, for estimators with randomness of their own)")
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetInfo:
+  """What a data set declares.
+
+  Attributes:
+    task: the `TASKS` name it is meant for, or None for any (a CSV file).
+  """
+  task: str | None = None
+
+  def check(self, name: str, obj: Any) -> None:
+    if self.task is not None:
+      _check_task(f"dataset {name!r}", self.task)
+    del obj
+
+
+def _check_task(what: str, task: Any) -> None:
+  if not isinstance(task, str) or not task:
+    raise UserError(f"{what} declares task={task!r}; use a task name such as "
+                    "'classification' or 'forecast'")
+
 
 class Registry:
-  """A name -> object mapping for one kind of thing (models, optimizers...)."""
+  """A name -> object mapping for one kind of thing, with declared metadata."""
 
-  def __init__(self, kind: str):
+  def __init__(self, kind: str, info: type = NoInfo):
     self.kind = kind
+    self._info_type = info
     self._entries: dict[str, Any] = {}
+    self._infos: dict[str, Any] = {}
 
-  def register(self, name: str) -> Callable[[T], T]:
-    """Returns a decorator that registers its argument under `name`."""
+  def register(self, name: str, **declared: Any) -> Callable[[T], T]:
+    """Returns a decorator that registers its argument under `name`.
+
+    `declared` are the fields of this registry's info record (see
+    `MODELS.info_fields()`); unknown fields or bad values raise a `UserError`.
+    """
     if not isinstance(name, str) or not name:
       raise TypeError(f"{self.kind} names must be non-empty strings, got {name!r}")
+    try:
+      info = self._info_type(**declared)
+    except TypeError:
+      fields = ", ".join(self.info_fields()) or "nothing"
+      raise UserError(f"{self.kind} {name!r} declares {', '.join(sorted(declared))}; a "
+                      f"{self.kind} declares {fields}") from None
 
     def decorator(obj: T) -> T:
       if name in self._entries:
-        raise UserError(
-            f"{self.kind} {name!r} is registered twice (again by "
-            f"{_where(obj)}); rename one of them")
+        raise UserError(f"{self.kind} {name!r} is registered twice (again by "
+                        f"{_where(obj)}); rename one of them")
+      info.check(name, obj)
       self._entries[name] = obj
+      self._infos[name] = info
       return obj
 
     return decorator
@@ -50,16 +165,26 @@ class Registry:
     except (KeyError, TypeError):
       raise UserError(self._unknown_message(name)) from None
 
+  def info(self, name: str) -> Any:
+    """What the entry called `name` declared (its info record)."""
+    self.get(name)
+    return self._infos[name]
+
+  def info_fields(self) -> list[str]:
+    """The fields an entry of this registry may declare."""
+    return [f.name for f in dataclasses.fields(self._info_type)]
+
+  def names(self, **declared: Any) -> list[str]:
+    """Registered names, sorted; with `declared`, those whose info matches it."""
+    return sorted(name for name, info in self._infos.items()
+                  if all(getattr(info, k) == v for k, v in declared.items()))
+
   def _unknown_message(self, name: Any) -> str:
-    known = sorted(self._entries)
+    known = self.names()
     close = difflib.get_close_matches(str(name), known, n=1, cutoff=0.5)
     hint = f"did you mean {close[0]!r}? " if close else ""
     return (f"unknown {self.kind} {name!r}: {hint}known: {', '.join(known)}; "
             f"add your own with a file in plugins/ (see README, 'Adding a plugin')")
-
-  def names(self) -> list[str]:
-    """Registered names, sorted."""
-    return sorted(self._entries)
 
   def __contains__(self, name: object) -> bool:
     return name in self._entries
@@ -74,13 +199,34 @@ class Registry:
     return f"Registry({self.kind!r}, {self.names()})"
 
 
+def parameters(factory: Callable) -> list[str] | None:
+  """The keyword parameters `factory` takes, or None when it takes `**kwargs`."""
+  try:
+    params = inspect.signature(factory).parameters.values()
+  except (TypeError, ValueError):
+    return None
+  if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+    return None
+  return [p.name for p in params]
+
+
+def _check_names(what: str, field: str, names: Any, factory: Any) -> None:
+  if not isinstance(names, tuple) or not all(isinstance(n, str) for n in names):
+    raise UserError(f"{what} declares {field}={names!r}; use a tuple of field names")
+  known = parameters(factory)
+  unknown = [n for n in names if known is not None and n not in known]
+  if unknown:
+    raise UserError(f"{what} declares {field} {unknown[0]!r}, which it does not take")
+
+
 def _where(obj: Any) -> str:
   module = getattr(obj, "__module__", None) or "?"
   return f"{module}.{getattr(obj, '__qualname__', type(obj).__name__)}"
 
 
-MODELS = Registry("model")
-OPTIMIZERS = Registry("optimizer")
-DATASETS = Registry("dataset")
+TASKS = Registry("task", TaskInfo)
+MODELS = Registry("model", ModelInfo)
+OPTIMIZERS = Registry("optimizer", OptimizerInfo)
+DATASETS = Registry("dataset", DatasetInfo)
 ACTIVATIONS = Registry("activation")
-BASELINES = Registry("baseline")
+BASELINES = Registry("baseline", BaselineInfo)

@@ -17,11 +17,7 @@ from typing import IO, Any
 import numpy as np
 import pandas as pd
 
-from research import metrics
 from research.errors import UserError
-
-CLASSIFICATION_METRICS = tuple(metrics.CLASSIFICATION)
-LOWER_IS_BETTER = metrics.LOWER_IS_BETTER
 
 CONFIG_FILE = "config.json"
 SEEDS_FILE = "seeds.csv"
@@ -38,19 +34,55 @@ RANKING_FILE = "ranking.csv"  # a study's trials, best first
 BEST_CONFIG_FILE = "best_config.py"  # the best trial, as a config launch.py runs
 CHUNKS_DIR = "chunks"  # raw per-chunk outputs: what a resumed run picks up
 
+# Columns of the result files (seeds.csv and trials.csv: model, seed, the
+# task's metrics, then MEMBER_COLUMNS; trials.csv and ranking.csv add one
+# column per field a study varies).
+MEMBER_COLUMNS = ("train_seconds", "diverged", "diverged_epoch")
+SUMMARY_COLUMNS = ("model", "metric", "mean", "std", "min", "max", "ci_low", "ci_high", "n",
+                   "median", "iqm")
+COMPARISON_COLUMNS = ("model_a", "model_b", "metric", "mean_diff", "ci_low", "ci_high",
+                      "p_improve", "p_value", "n")
+VARIANCE_COLUMNS = ("model", "metric", "source", "std", "variance_share", "n")
+RANKING_COLUMNS = ("rank", "trial", "model", "metric", "mean", "std", "ci_low", "ci_high",
+                   "n", "train_seconds", "compile_seconds")
+CURVES_COLUMNS = ("model", "seed", "epoch", "train_loss", "eval_loss")
+
 
 @dataclasses.dataclass(frozen=True)
 class RunResult:
-  """What a finished run wrote, also kept in memory for the caller."""
+  """What a finished run wrote, also kept in memory for the caller.
+
+  Attributes:
+    metrics: the task's metrics, the headline first; `lower_is_better` those
+      where lower is better.
+    resumed_finished: the run had finished before, and was read from its files.
+    ranking: a study's trials, best first (None without a study).
+  """
   workdir: str
   seeds: pd.DataFrame
   summary: pd.DataFrame
   comparison: pd.DataFrame
   variance: pd.DataFrame
-  metrics: tuple[str, ...] = CLASSIFICATION_METRICS
-  lower_is_better: frozenset[str] = LOWER_IS_BETTER
+  metrics: tuple[str, ...]
+  lower_is_better: frozenset[str]
   resumed_finished: bool = False
-  ranking: pd.DataFrame | None = None  # a study's trials, best first
+  ranking: pd.DataFrame | None = None
+
+
+def read_result(workdir: str) -> RunResult:
+  """The results of a finished run, from its files alone."""
+  path = lambda name: os.path.join(workdir, name)
+  optional = lambda name, columns: (pd.read_csv(path(name)) if os.path.exists(path(name))
+                                    else pd.DataFrame(columns=columns))
+  with open(path(RUN_FILE)) as file:
+    run = json.load(file)
+  ranking = optional(RANKING_FILE, RANKING_COLUMNS)
+  return RunResult(
+      workdir=workdir, seeds=pd.read_csv(path(SEEDS_FILE)),
+      summary=pd.read_csv(path(SUMMARY_FILE)), comparison=pd.read_csv(path(COMPARISON_FILE)),
+      variance=optional(VARIANCE_FILE, VARIANCE_COLUMNS), metrics=tuple(run["metrics"]),
+      lower_is_better=frozenset(run["lower_is_better"]), resumed_finished=True,
+      ranking=ranking if len(ranking) else None)
 
 
 def software_versions() -> dict[str, str]:
@@ -98,13 +130,25 @@ def read_arrays(path: str) -> dict[str, np.ndarray]:
     return {name: saved[name] for name in saved.files}
 
 
+def chunk_path(workdir: str, name: str) -> str:
+  """Where the chunk `name` of a run in `workdir` is saved: `chunks/<name>.npz`."""
+  return os.path.join(workdir, CHUNKS_DIR, f"{name}.npz")
+
+
+def saved_chunks(workdir: str) -> frozenset[str]:
+  """Names of the chunks saved in `workdir` (none if it has no chunk folder)."""
+  folder = os.path.join(workdir, CHUNKS_DIR)
+  names = os.listdir(folder) if os.path.isdir(folder) else ()
+  return frozenset(name[:-len(".npz")] for name in names if name.endswith(".npz"))
+
+
 def saved_arrays(workdir: str, name: str,
                  compute: Callable[[], dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
   """`chunks/<name>.npz` if a run saved it already, else `compute()`, saved first.
 
   The unit of resumption: work whose result is saved here is never redone.
   """
-  path = os.path.join(workdir, CHUNKS_DIR, f"{name}.npz")
+  path = chunk_path(workdir, name)
   if not os.path.exists(path):
     write_arrays(path, compute())
   return read_arrays(path)

@@ -8,11 +8,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-SUMMARY_COLUMNS = ("model", "metric", "mean", "std", "min", "max", "ci_low", "ci_high", "n",
-                   "median", "iqm")
-COMPARISON_COLUMNS = ("model_a", "model_b", "metric", "mean_diff", "ci_low", "ci_high",
-                      "p_improve", "p_value", "n")
-VARIANCE_COLUMNS = ("model", "metric", "source", "std", "variance_share", "n")
+from research.results import COMPARISON_COLUMNS, SUMMARY_COLUMNS, VARIANCE_COLUMNS
 
 
 def bootstrap_ci(values: np.ndarray, confidence: float = 0.95, seed: int = 0,
@@ -113,6 +109,22 @@ def compare(rows: pd.DataFrame, metrics: Sequence[str], lower_is_better: frozens
                        if a.size else np.nan,
           "p_value": wilcoxon_p_value(a, b), "n": int(a.size)})
   return pd.DataFrame.from_records(records, columns=COMPARISON_COLUMNS)
+
+
+def oriented_pair(comparison: pd.DataFrame, metric: str, a: str, b: str) -> dict | None:
+  """comparison.csv's row for models `a` and `b` on `metric`, as `a` against `b`
+  whichever order it was stored in (None if the pair is absent)."""
+  rows = comparison[comparison["metric"] == metric]
+  forward = rows[(rows["model_a"] == a) & (rows["model_b"] == b)]
+  if not forward.empty:
+    return forward.iloc[0].to_dict()
+  backward = rows[(rows["model_a"] == b) & (rows["model_b"] == a)]
+  if backward.empty:
+    return None
+  pair = backward.iloc[0].to_dict()
+  return {**pair, "model_a": a, "model_b": b, "mean_diff": -pair["mean_diff"],
+          "ci_low": -pair["ci_high"], "ci_high": -pair["ci_low"],
+          "p_improve": 1 - pair["p_improve"]}
 
 
 def variance_by_source(rows: pd.DataFrame, metrics: Sequence[str],

@@ -91,3 +91,4 @@ def write_wind_csv(path, rows=600, seed=0):
   pd.DataFrame({"dt": pd.date_range("2019-01-01", periods=rows, freq="15min"),
                 "MW": power}).to_csv(path, index=False)
   return path
+

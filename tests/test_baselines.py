@@ -12,15 +12,15 @@ import research
 from research import metrics, seeding
 from research.registry import BASELINES
 from research.report import terminal
-from research.run import load_data
-from research.train import member_split
+from research.tasks.classification import member_split
+from research.pipeline import first_program
 from tests.conftest import tiny_credit_config
 
 
 @pytest.fixture(scope="module")
 def with_baselines(tmp_path_factory):
   config = tiny_credit_config({"baselines.names": ("logistic_regression", "decision_tree")})
-  return config, research.run(config, str(tmp_path_factory.mktemp("runs") / "baselines"))
+  return config, research.run_study(config, str(tmp_path_factory.mktemp("runs") / "baselines"))
 
 
 def test_every_registered_baseline_fits_and_predicts():
@@ -29,7 +29,7 @@ def test_every_registered_baseline_fits_and_predicts():
   signal = x[:, 0] + 0.3 * rng.normal(size=120)
   for name in BASELINES.names():
     estimator = BASELINES.get(name)(random_state=0)
-    if getattr(BASELINES.get(name), "task", "classification") == "forecast":
+    if BASELINES.info(name).task == "forecast":
       pred = estimator.fit(x[:90], signal[:90]).predict(x[90:])
       assert metrics.r2(signal[90:], pred) > 0.5, name
     else:
@@ -50,10 +50,10 @@ def test_baselines_use_exactly_the_networks_split(with_baselines):
 
 def test_baseline_is_fitted_on_the_members_training_rows(with_baselines):
   config, result = with_baselines
-  data, _ = load_data(config)
+  data = first_program(config)[3]
   seed = 2
   key = seeding.member_keys([seed], config.seed)["split"][0]
-  split = jax.device_get(member_split(key, data, config.data.test_fraction))
+  split = jax.device_get(member_split(key, data.table, config.data.test_fraction))
   expected = LogisticRegression(max_iter=1000, random_state=seed).fit(split.x_train,
                                                                       split.y_train)
   auc = metrics.roc_auc(split.y_test, expected.predict_proba(split.x_test)[:, 1])
@@ -83,7 +83,7 @@ def test_variance_decomposition_finds_only_the_sources_that_matter(tmp_path):
                                "optimizer.learning_rate": 0.05,
                                "variance.sources": ("split", "init", "order", "dropout"),
                                "variance.num_seeds": 4})
-  result = research.run(config, str(tmp_path / "variance"))
+  result = research.run_study(config, str(tmp_path / "variance"))
   variance = pd.read_csv(os.path.join(tmp_path / "variance", "variance.csv"))
   assert list(variance.columns) == ["model", "metric", "source", "std", "variance_share", "n"]
   auc = variance[variance["metric"] == "auc"].set_index("source")

@@ -14,14 +14,20 @@ from research import metrics, optim
 from research.data import get_loader
 from research.data.series import LAGS, clean_series, day_profile_data, window_data
 from research.errors import UserError
-from research.forecast import build_sequence_model, squared_error
+from research.plan import make_plan
 from research.plugins import load_plugins
 from research.registry import MODELS, OPTIMIZERS
-from research.train import MemberState, train_step
-from tests.conftest import ROOT
+from research.tasks.forecast import Forecast, squared_error
+from research.train.loop import MemberState, train_step
+from tests.conftest import ROOT, load_config
 
 load_plugins([f"{ROOT}/plugins"])
-SEQUENCE_MODELS = [n for n in MODELS.names() if getattr(MODELS.get(n), "sequence_model", False)]
+SEQUENCE_MODELS = MODELS.names(input="sequence")
+
+
+def build_sequence_model(fields, data):
+  fields = dict(fields)
+  return Forecast().build_model(fields.pop("name"), fields, data)
 
 
 def test_forecast_metrics_match_sklearn():
@@ -120,10 +126,12 @@ def test_every_sequence_model_and_optimizer_trains_a_step(model_name, optimizer)
 
 
 def test_forecasting_refuses_tabular_models_and_shaped_fields():
+  config = load_config("load")
+  config.models.elman.name = "mlp"
+  with pytest.raises(UserError, match="'mlp' is not a sequence model; .* elman, gru, lstm"):
+    make_plan(config)
   values = np.arange(50, dtype=float)
   tidy = clean_series(_series(values), source="s", value_column="MW", time_column="dt")
   data = window_data(tidy, source="s", window=4, horizon=1, train_fraction=0.8, season=4)
-  with pytest.raises(UserError, match="'mlp' is not a sequence model"):
-    build_sequence_model({"name": "mlp"}, data)
   with pytest.raises(UserError, match="'outputs' follows from the data"):
     build_sequence_model({"name": "gru", "outputs": 3}, data)

@@ -64,7 +64,7 @@ def test_optimizer_study_trains_every_optimizer_and_keeps_every_loss_curve(tmp_p
                        "report": False}.items():
     set_field(config, field, value)
   config.models = ml_collections.ConfigDict({"elman": {"name": "elman", "hidden_sizes": (8,)}})
-  result = research.run(config, str(tmp_path / "run"))
+  result = research.run_study(config, str(tmp_path / "run"))
   trials = pd.read_csv(tmp_path / "run" / "trials.csv")
   assert sorted(trials["optimizer"].unique()) == ["adam", "momentum", "rmsprop", "sgd"]
   assert len(trials) == 8 and trials["mae"].notna().all()

@@ -47,3 +47,19 @@ def test_missing_and_infinite_features_are_handled_as_documented(tmp_path, bank_
   assert "column 'Income' has 637 infinite values; treating them as missing" in result.stderr
   seeds = pd.read_csv(tmp_path / "run" / "seeds.csv")
   assert np.isfinite(seeds[["auc", "log_loss"]].to_numpy()).all()
+
+
+def test_dry_run_prints_the_plan_and_writes_nothing(tmp_path):
+  workdir = tmp_path / "run"
+  result = launch("--config=configs/credit.py", f"--workdir={workdir}", *TINY_FLAGS,
+                  "--config.baselines.names=('logistic_regression',)", "--dry_run")
+  assert result.returncode == 0, result.stderr[-3000:]
+  lines = result.stdout.splitlines()
+  assert lines[0].startswith("task classification: 1 trial(s) x 2 seed(s), 2 members in 1 "
+                             "compiled program(s)")
+  assert "program members: 2 members" in result.stdout and "MiB per device" in result.stdout
+  assert lines[-1] == "baselines: logistic_regression"
+  assert not workdir.exists()
+  refused = launch("--config=configs/credit.py", f"--workdir={workdir}", *TINY_FLAGS,
+                   "--config.model.name=mlpp", "--dry_run")
+  assert refused.returncode == 2 and "did you mean 'mlp'" in refused.stderr

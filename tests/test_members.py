@@ -12,38 +12,34 @@ import pandas as pd
 import pytest
 
 import research
-from research import execute, members, study
 from research.errors import UserError
-from research.run import load_data
-from research.train import make_train
+from research.train import execute, strategies
+from research.pipeline import first_program
 from tests.conftest import ROOT, tiny_credit_config
 
 METRICS = ["auc", "accuracy", "log_loss", "brier"]
 
 
 def test_auto_chooses_by_backend_and_model_family():
-  assert members.resolve("auto", sequence_model=False, backend="cpu") == "chunked"
-  assert members.resolve("auto", sequence_model=True, backend="cpu") == "map"
-  assert members.resolve("auto", sequence_model=True, backend="gpu") == "vmap"
-  assert members.resolve("map", sequence_model=False, backend="gpu") == "map"
+  assert strategies.resolve("auto", "tabular", backend="cpu") == "chunked"
+  assert strategies.resolve("auto", "sequence", backend="cpu") == "map"
+  assert strategies.resolve("auto", "sequence", backend="gpu") == "vmap"
+  assert strategies.resolve("map", "tabular", backend="gpu") == "map"
   with pytest.raises(UserError, match="train.members must be one of auto, vmap, map, chunked"):
-    members.resolve("pmap", sequence_model=False)
+    strategies.resolve("pmap", "tabular")
 
 
 def test_every_strategy_gives_the_same_members():
-  config = tiny_credit_config(num_seeds=5)
-  data, _ = load_data(config)
-  bucket = study.buckets(study.expand(config))[0]
-  train = make_train(config, data)
+  train, keys, hparams, _ = first_program(tiny_credit_config(num_seeds=5))
   outputs = {}
   for strategy in ("vmap", "map", "chunked"):  # chunked: groups of 2, and a remainder of 1
-    job = execute.MemberJob("members", train, bucket.keys(), bucket.hparams(), strategy, 2)
+    job = execute.MemberJob("members", train, keys, hparams, strategy, 2)
     compiled = execute.compile_members(job)
-    outputs[strategy] = jax.device_get(compiled.run(job.keys, job.hparams))
+    outputs[strategy] = jax.device_get(compiled.train(job.keys, job.hparams)).predictions
   for strategy in ("map", "chunked"):
-    np.testing.assert_allclose(outputs[strategy].test_prob, outputs["vmap"].test_prob,
+    np.testing.assert_allclose(outputs[strategy]["test_prob"], outputs["vmap"]["test_prob"],
                                rtol=1e-5, atol=1e-6)
-    np.testing.assert_array_equal(outputs[strategy].test_index, outputs["vmap"].test_index)
+    np.testing.assert_array_equal(outputs[strategy]["test_index"], outputs["vmap"]["test_index"])
 
 
 SHARDED_RUN = textwrap.dedent("""
@@ -54,7 +50,7 @@ SHARDED_RUN = textwrap.dedent("""
     assert len(jax.devices()) == 4, jax.devices()
     import research
     from tests.conftest import tiny_credit_config
-    research.run(tiny_credit_config(num_seeds=6, chunk_size=3), {workdir!r})
+    research.run_study(tiny_credit_config(num_seeds=6, chunk_size=3), {workdir!r})
 """)
 
 
@@ -67,7 +63,7 @@ def test_members_sharded_over_four_devices_match_one_device(tmp_path):
   assert proc.returncode == 0, proc.stderr[-3000:]
   with open(sharded / "run.json") as file:
     assert len(json.load(file)["devices"]) == 4
-  single = research.run(tiny_credit_config(num_seeds=6, chunk_size=3), str(tmp_path / "one"))
+  single = research.run_study(tiny_credit_config(num_seeds=6, chunk_size=3), str(tmp_path / "one"))
   assert len(jax.devices()) == 1
   rows = pd.read_csv(sharded / "seeds.csv")
   np.testing.assert_allclose(rows[METRICS].to_numpy(), single.seeds[METRICS].to_numpy(),

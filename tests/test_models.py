@@ -13,7 +13,7 @@ from research.registry import ACTIVATIONS, MODELS
 def test_every_model_runs_forward(name):
   factory = MODELS.get(name)
   model = factory()
-  sequence = getattr(factory, "sequence_model", False)
+  sequence = MODELS.info(name).input == "sequence"
   x = jnp.ones((5, 9, 7) if sequence else (5, 7))
   variables = model.init(jax.random.key(0), x)
   out = model.apply(variables, x)

@@ -11,7 +11,8 @@ from research.errors import UserError
 from research.models.mlp import MLP
 from research.plugins import load_plugins
 from research.registry import OPTIMIZERS
-from research.train import MemberState, binary_cross_entropy, train_step
+from research.tasks.classification import binary_cross_entropy
+from research.train.loop import MemberState, train_step
 from tests.conftest import ROOT
 
 load_plugins([f"{ROOT}/plugins"])  # the example plugin's optimizer is tested too
@@ -25,7 +26,7 @@ def _batch(n=32, d=6, seed=0):
 
 
 def _loss(model):
-  return functools.partial(binary_cross_entropy, apply_fn=model.apply)
+  return functools.partial(binary_cross_entropy, model=model)
 
 
 def _state(tx, model, batch):
@@ -40,14 +41,14 @@ def test_every_optimizer_takes_a_step_that_lowers_the_loss(name):
   tx = optim.make_optimizer(name, static, floats)
   state = _state(tx, model, batch)
   step = jax.jit(functools.partial(train_step, loss_fn=_loss(model), tx=tx))
-  loss_before = binary_cross_entropy(state.params, batch, apply_fn=model.apply)
+  loss_before = binary_cross_entropy(state.params, batch, model=model)
   new_state = state
   for _ in range(5):
     new_state, _ = step(new_state, batch, jax.random.key(1))
   changed = jax.tree_util.tree_map(lambda a, b: bool(jnp.any(a != b)), state.params,
                                    new_state.params)
   assert all(jax.tree_util.tree_leaves(changed))
-  assert binary_cross_entropy(new_state.params, batch, apply_fn=model.apply) < loss_before
+  assert binary_cross_entropy(new_state.params, batch, model=model) < loss_before
   assert not bool(new_state.diverged)
 
 

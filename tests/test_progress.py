@@ -5,18 +5,14 @@ import io
 import jax
 import numpy as np
 
-from research import study
 from research.progress import Progress
-from research.run import load_data
-from research.train import make_train
+from research.pipeline import first_program
 from tests.conftest import tiny_credit_config
 
 
 def _program(on_epoch):
-  config = tiny_credit_config({"train.epochs": 3})
-  data, _ = load_data(config)
-  bucket = study.buckets(study.expand(config))[0]
-  return jax.vmap(make_train(config, data, on_epoch)), bucket.keys(), bucket.hparams()
+  train, keys, hparams, _ = first_program(tiny_credit_config({"train.epochs": 3}), on_epoch)
+  return jax.vmap(train), keys, hparams
 
 
 def test_epochs_are_reported_once_each_from_the_compiled_run():

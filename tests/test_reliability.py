@@ -14,9 +14,8 @@ import pytest
 
 import research
 from research.errors import UserError
-from research.run import load_data
 from research.seeding import member_keys, member_seeds
-from research.train import make_train
+from research.pipeline import first_program
 from tests.conftest import ROOT, TINY_FLAGS, launch, tiny_credit_config
 
 METRICS = ["auc", "accuracy", "log_loss", "brier", "ks", "gini"]
@@ -35,9 +34,9 @@ def test_two_fresh_processes_give_bitwise_identical_metrics(tmp_path):
 
 
 def test_member_result_does_not_depend_on_its_neighbours_or_chunk_size(tmp_path):
-  together = research.run(tiny_credit_config(num_seeds=8, chunk_size=0), str(tmp_path / "all"))
-  chunked = research.run(tiny_credit_config(num_seeds=8, chunk_size=3), str(tmp_path / "chunks"))
-  alone = research.run(tiny_credit_config(seed=5, num_seeds=1), str(tmp_path / "alone"))
+  together = research.run_study(tiny_credit_config(num_seeds=8, chunk_size=0), str(tmp_path / "all"))
+  chunked = research.run_study(tiny_credit_config(num_seeds=8, chunk_size=3), str(tmp_path / "chunks"))
+  alone = research.run_study(tiny_credit_config(seed=5, num_seeds=1), str(tmp_path / "alone"))
   np.testing.assert_allclose(chunked.seeds[METRICS], together.seeds[METRICS], **MEMBER_TOLERANCE)
   np.testing.assert_allclose(alone.seeds[METRICS].to_numpy()[0],
                              together.seeds[METRICS].to_numpy()[5], **MEMBER_TOLERANCE)
@@ -48,8 +47,7 @@ def test_member_result_does_not_depend_on_its_neighbours_or_chunk_size(tmp_path)
 def test_one_diverging_member_does_not_disturb_the_others():
   config = tiny_credit_config({"optimizer.name": "sgd", "optimizer.learning_rate": 0.5,
                                "model.activation": "relu", "model.hidden_sizes": (16, 16)})
-  data, _ = load_data(config)
-  train = jax.jit(jax.vmap(make_train(config, data)))
+  train = jax.jit(jax.vmap(first_program(config)[0]))
   keys = member_keys(member_seeds(0, 3), 0)
   rates = lambda *r: {"optimizer": {"learning_rate": np.array(r, np.float32)}, "model": {}}
   calm = train(keys, rates(0.5, 0.5, 0.5))
@@ -57,31 +55,31 @@ def test_one_diverging_member_does_not_disturb_the_others():
   assert wild.diverged.tolist() == [False, True, False] and int(wild.diverged_epoch[1]) >= 0
   assert calm.diverged.tolist() == [False, False, False]
   for member in (0, 2):
-    np.testing.assert_allclose(wild.test_prob[member], calm.test_prob[member],
-                               **MEMBER_TOLERANCE)
-  assert np.isfinite(wild.test_prob).all()  # the last finite parameters are kept
+    np.testing.assert_allclose(wild.predictions["test_prob"][member],
+                               calm.predictions["test_prob"][member], **MEMBER_TOLERANCE)
+  assert np.isfinite(wild.predictions["test_prob"]).all()  # the last finite parameters are kept
 
 
 def test_resumed_run_matches_and_finished_run_does_nothing(tmp_path):
   config = tiny_credit_config(num_seeds=6, chunk_size=2)
   workdir = tmp_path / "run"
-  full = research.run(config, str(tmp_path / "full"))
-  research.run(config, str(workdir))
+  full = research.run_study(config, str(tmp_path / "full"))
+  research.run_study(config, str(workdir))
   os.remove(workdir / "seeds.csv")  # as if killed while writing the final files
   os.remove(workdir / "chunks" / "members-000002-000004.npz")  # and during chunk 2
-  resumed = research.run(config, str(workdir))
+  resumed = research.run_study(config, str(workdir))
   pd.testing.assert_frame_equal(resumed.seeds.drop(columns="train_seconds"),
                                 full.seeds.drop(columns="train_seconds"), check_exact=True)
-  again = research.run(config, str(workdir))
+  again = research.run_study(config, str(workdir))
   assert again.resumed_finished
   pd.testing.assert_frame_equal(again.seeds[METRICS], resumed.seeds[METRICS])
 
 
 def test_resuming_with_another_config_is_refused(tmp_path):
-  research.run(tiny_credit_config(), str(tmp_path / "run"))
+  research.run_study(tiny_credit_config(), str(tmp_path / "run"))
   with pytest.raises(UserError, match=r"holds a run of another config \(num_seeds: 3 there, "
                                       r"4 now\)"):
-    research.run(tiny_credit_config(num_seeds=4), str(tmp_path / "run"))
+    research.run_study(tiny_credit_config(num_seeds=4), str(tmp_path / "run"))
 
 
 def _rows(workdir):

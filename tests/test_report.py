@@ -23,7 +23,7 @@ from research.report import tensorboard
 from research.report.document import decimals, write_report
 from research.report.files import read_run
 from research.report.style import best_models
-from research.run import run
+from research.pipeline import run_study as run
 from tests.conftest import ROOT, load_config, set_field, tiny_credit_config
 
 CREDIT_FIGURES = ("roc.png", "metric_box.png", "ks.png", "calibration.png", "loss.png",
@@ -218,15 +218,15 @@ def test_hparams_flatten_the_config_and_take_a_trials_fields(credit_dir):
   flat = tensorboard.flatten({"a": {"b": [1, [2]], "c": True}, "d": 0.5, "e": None})
   assert flat == {"a.b": "(1, (2,))", "a.c": True, "d": 0.5, "e": "None"}
   files = read_run(credit_dir)
-  network = tensorboard.member_hparams(files, "mlp", 1)
+  network = tensorboard.hparams_of_member(files, "mlp", 1)
   assert network["model.hidden_sizes"] == "(8,)" and network["seed"] == 1.0
   assert network["optimizer.name"] == "adam" and "baselines.names" not in network
-  baseline = tensorboard.member_hparams(files, "logistic_regression", 1)
+  baseline = tensorboard.hparams_of_member(files, "logistic_regression", 1)
   assert baseline["model.max_iter"] == 1000.0 and "model.hidden_sizes" not in baseline
   # A study's trial replaces a field, or a whole section named by one value.
   trials = pd.DataFrame({"trial": [0], "model": ["mlp"], "seed": [1],
                          "model.activation": ["tanh"], "optimizer": ["sgd"], "auc": [0.8]})
-  trial = tensorboard.member_hparams(dataclasses.replace(files, trials=trials), "mlp", 1)
+  trial = tensorboard.hparams_of_member(dataclasses.replace(files, trials=trials), "mlp", 1)
   assert trial["model.activation"] == "tanh" and trial["optimizer"] == "sgd"
   assert not any(k.startswith("optimizer.") for k in trial) and "auc" not in trial
 

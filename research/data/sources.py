@@ -26,7 +26,7 @@ def get_loader(name: str):
   return DATASETS.get(name)
 
 
-@DATASETS.register("credit_data")
+@DATASETS.register("credit_data", task="classification")
 def credit_data(**_) -> pd.DataFrame:
   """Credit scoring data: 4,454 applicants, target `Status` (good/bad, 28% bad).
 

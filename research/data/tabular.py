@@ -94,49 +94,60 @@ def encode_table(frame: pd.DataFrame, *, source: str, target: str, positive: str
   if missing_drop:
     raise UserError(f"data.drop names column {missing_drop[0]!r}, which {source} lacks")
   labels, positive, negative = _encode_labels(frame[target], source, target, positive)
-  columns, names, numeric = [], [], []
-  for column in frame.columns:
-    if column == target or column in drop:
-      continue
-    values = frame[column]
-    if pd.api.types.is_bool_dtype(values):
-      values = values.astype(float)
-    if pd.api.types.is_numeric_dtype(values):
-      data = values.to_numpy(dtype=np.float64)
-      infinite = np.isinf(data)
-      if infinite.any():
-        logging.warning("%s: column %r has %d infinite values; treating them as missing",
-                        source, column, infinite.sum())
-        data = np.where(infinite, np.nan, data)
-      columns.append(data)
-      names.append(str(column))
-      numeric.append(True)
-      gaps = np.isnan(data)
-      if gaps.any():
-        columns.append(gaps.astype(np.float64))
-        names.append(f"{column}_missing")
-        numeric.append(False)
-    else:
-      text = values.astype("string")
-      categories = sorted(text.dropna().unique())
-      if len(categories) > max_categories:
-        raise UserError(
-            f"column {column!r} of {source} is non-numeric with {len(categories)} distinct "
-            f"values (more than data.max_categories={max_categories}), so it cannot be "
-            f"one-hot encoded; convert it to numbers or add it to data.drop")
-      if text.isna().any():
-        categories.append(None)
-      for category in categories:
-        hit = text.isna() if category is None else (text == category).fillna(False)
-        columns.append(hit.to_numpy(dtype=np.float64))
-        names.append(f"{column}={'<missing>' if category is None else category}")
-        numeric.append(False)
-  if not columns:
-    raise UserError(f"data {source} has no feature columns besides the target {target!r}")
-  return TabularData(
-      features=np.stack(columns, axis=1).astype(np.float32),
-      labels=labels, feature_names=tuple(names), numeric=np.array(numeric),
-      positive=positive, negative=negative, target=target)
+  features, names, numeric = encode_features(frame.drop(columns=[target]), source=source,
+                                             drop=drop, max_categories=max_categories)
+  return TabularData(features=features, labels=labels, feature_names=names, numeric=numeric,
+                     positive=positive, negative=negative, target=target)
+
+
+def encode_features(frame: pd.DataFrame, *, source: str, drop=(), max_categories: int = 50
+                    ) -> tuple[np.ndarray, tuple[str, ...], np.ndarray]:
+  """The feature columns of a raw table as numbers (see the module docstring).
+
+  Returns:
+    `[n, d]` float32 features (NaN = missing numeric value), the `d` column
+    names, and `[d]` bools marking the numeric columns (to impute and scale).
+
+  Raises:
+    UserError: a text column with too many values, or no columns at all.
+  """
+  encoded = [part for column in frame.columns if column not in drop
+             for part in _encode_column(frame[column], column, source, max_categories)]
+  if not encoded:
+    raise UserError(f"data {source} has no feature columns besides the target")
+  columns, names, numeric = zip(*encoded)
+  return np.stack(columns, axis=1).astype(np.float32), tuple(names), np.array(numeric)
+
+
+def _encode_column(values: pd.Series, column, source: str, max_categories: int
+                   ) -> list[tuple[np.ndarray, str, bool]]:
+  """`(values, name, numeric)` of the encoded columns one raw column becomes: a
+  numeric column (and its missing-value indicator), or one-hot columns."""
+  if pd.api.types.is_bool_dtype(values):
+    values = values.astype(float)
+  if pd.api.types.is_numeric_dtype(values):
+    data = values.to_numpy(dtype=np.float64)
+    infinite = np.isinf(data)
+    if infinite.any():
+      logging.warning("%s: column %r has %d infinite values; treating them as missing",
+                      source, column, infinite.sum())
+      data = np.where(infinite, np.nan, data)
+    gaps = np.isnan(data)
+    indicator = [(gaps.astype(np.float64), f"{column}_missing", False)] if gaps.any() else []
+    return [(data, str(column), True)] + indicator
+  text = values.astype("string")
+  categories = sorted(text.dropna().unique())
+  if len(categories) > max_categories:
+    raise UserError(
+        f"column {column!r} of {source} is non-numeric with {len(categories)} distinct "
+        f"values (more than data.max_categories={max_categories}), so it cannot be "
+        f"one-hot encoded; convert it to numbers or add it to data.drop")
+  if text.isna().any():
+    categories.append(None)
+  return [((text.isna() if category is None else (text == category).fillna(False)
+            ).to_numpy(dtype=np.float64),
+           f"{column}={'<missing>' if category is None else category}", False)
+          for category in categories]
 
 
 def _encode_labels(column: pd.Series, source: str, target: str, positive: str):

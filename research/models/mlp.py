@@ -10,7 +10,7 @@ from research.models.dropout import Dropout, is_concrete
 from research.registry import ACTIVATIONS, MODELS
 
 
-@MODELS.register("mlp")
+@MODELS.register("mlp", input="tabular", value_fields=("dropout",))
 class MLP(nn.Module):
   """Dense layers with one activation, dropout after each, and one logit out.
 
@@ -24,9 +24,6 @@ class MLP(nn.Module):
   hidden_sizes: Sequence[int] = (50, 100, 200)
   activation: str = "sigmoid"
   dropout: float | jax.Array = 0.0
-
-  # Fields a study may vary per member inside one compiled program (as arrays).
-  value_fields = ("dropout",)
 
   def __post_init__(self):
     ACTIVATIONS.get(self.activation)  # fail at construction, not inside jit

@@ -106,7 +106,7 @@ class RecurrentNetwork(nn.Module):
   """Stacked (optionally bidirectional) recurrent layers, a dense head, an output layer.
 
   Attributes:
-    cell: 'elman', 'lstm' or 'gru' (set by the registered name).
+    cell: 'elman', 'lstm' or 'gru' (set by the registered classes below).
     hidden_sizes: units per recurrent layer, input side first.
     bidirectional: run each layer both ways and concatenate (many-to-one only).
     dropout: rate between recurrent layers and before the head.
@@ -176,15 +176,23 @@ class RecurrentNetwork(nn.Module):
     return nn.Dense(self.outputs, name="output")(x) * self.output_scale
 
 
-def _register(cell: str, activation: str = "tanh"):
-  def factory(**fields) -> RecurrentNetwork:
-    return RecurrentNetwork(cell=cell, **fields)
-  factory.__name__ = factory.__qualname__ = cell
-  factory.__doc__ = f"A {cell.upper()} network; see `RecurrentNetwork` for the fields."
-  factory.sequence_model = True  # takes [batch, time, features]
-  factory.value_fields = ("dropout", "l1", "l2", "output_scale")  # vmappable in studies
-  MODELS.register(cell)(factory)
+# Floats a study may vary per member in one compiled program (traced arrays).
+VALUE_FIELDS = ("dropout", "l1", "l2", "output_scale")
 
 
-for _cell in GATES:
-  _register(_cell)
+@MODELS.register("elman", input="sequence", value_fields=VALUE_FIELDS)
+class Elman(RecurrentNetwork):
+  """An Elman (SimpleRNN) network; see `RecurrentNetwork` for the fields."""
+  cell: str = "elman"
+
+
+@MODELS.register("lstm", input="sequence", value_fields=VALUE_FIELDS)
+class LSTM(RecurrentNetwork):
+  """An LSTM network; see `RecurrentNetwork` for the fields."""
+  cell: str = "lstm"
+
+
+@MODELS.register("gru", input="sequence", value_fields=VALUE_FIELDS)
+class GRU(RecurrentNetwork):
+  """A GRU network; see `RecurrentNetwork` for the fields."""
+  cell: str = "gru"

@@ -15,10 +15,11 @@ import os
 import numpy as np
 import pandas as pd
 
-from research import results
+from research import results, stats
 from research.report import figures, render, tensorboard
 from research.report.files import RunFiles, read_run
-from research.report.render import Heading, Image, Paragraph, Table
+from research.report.render import Heading, Image, Table, mean_std, number
+from research.trees import leaves, tuples
 
 MARKDOWN_FILE = "report.md"
 HTML_FILE = "report.html"
@@ -79,34 +80,23 @@ def decimals(values) -> int:
   return int(np.clip(3 - math.floor(math.log10(values.min())), 0, 6))
 
 
-def _num(value: float, places: int, sign: bool = False) -> str:
-  if not np.isfinite(value):
-    return "–"
-  return f"{value:+.{places}f}" if sign else f"{value:.{places}f}"
-
-
-def _mean_std(row, places: int) -> str:
-  std = f" ± {_num(row['std'], places)}" if np.isfinite(row["std"]) else ""
-  return _num(row["mean"], places) + std
-
-
 def _ci(low: float, high: float, places: int, sign: bool = False) -> str:
   if not (np.isfinite(low) and np.isfinite(high)):
     return "–"
-  return f"[{_num(low, places, sign)}, {_num(high, places, sign)}]"
+  return f"[{number(low, places, sign)}, {number(high, places, sign)}]"
 
 
 def headline_table(files: RunFiles) -> pd.DataFrame:
   """One row per model, best first: the headline metric's mean ± std, CI and spread."""
   metric = files.headline
   rows = files.summary[files.summary["metric"] == metric].sort_values(
-      "mean", ascending=metric in results.LOWER_IS_BETTER, kind="stable")
+      "mean", ascending=metric in files.lower_is_better, kind="stable")
   places = decimals(rows["mean"])
   return pd.DataFrame([{
-      "rank": rank, "model": r["model"], "seeds": int(r["n"]), "mean ± std": _mean_std(r, places),
-      "95% CI": _ci(r["ci_low"], r["ci_high"], places), "median": _num(r["median"], places),
-      "IQM": _num(r["iqm"], places), "min": _num(r["min"], places),
-      "max": _num(r["max"], places)} for rank, (_, r) in enumerate(rows.iterrows(), 1)])
+      "rank": rank, "model": r["model"], "seeds": int(r["n"]), "mean ± std": mean_std(r["mean"], r["std"], places),
+      "95% CI": _ci(r["ci_low"], r["ci_high"], places), "median": number(r["median"], places),
+      "IQM": number(r["iqm"], places), "min": number(r["min"], places),
+      "max": number(r["max"], places)} for rank, (_, r) in enumerate(rows.iterrows(), 1)])
 
 
 def metrics_table(files: RunFiles) -> pd.DataFrame:
@@ -116,9 +106,9 @@ def metrics_table(files: RunFiles) -> pd.DataFrame:
   for metric in [m for m in files.metrics if m in set(summary["metric"])]:
     rows = summary[summary["metric"] == metric].set_index("model")
     places = decimals(rows["mean"])
-    arrow = "↓" if metric in results.LOWER_IS_BETTER else "↑"
+    arrow = "↓" if metric in files.lower_is_better else "↑"
     table[f"{metric} {arrow}"] = {
-        model: f"{_mean_std(r, places)} {_ci(r['ci_low'], r['ci_high'], places)}"
+        model: f"{mean_std(r['mean'], r['std'], places)} {_ci(r['ci_low'], r['ci_high'], places)}"
         for model, r in rows.iterrows()}
   frame = pd.DataFrame(table).reindex([m for m in files.models if m in set(summary["model"])])
   return frame.fillna("–").rename_axis("model").reset_index()
@@ -131,36 +121,22 @@ def comparison_table(files: RunFiles) -> pd.DataFrame:
   rows = []
   for metric in [m for m in files.metrics if m in set(comparison["metric"])]:
     means = summary[summary["metric"] == metric].set_index("model")["mean"].dropna()
-    ranked = list(means.sort_values(ascending=metric in results.LOWER_IS_BETTER,
+    ranked = list(means.sort_values(ascending=metric in files.lower_is_better,
                                     kind="stable").index)
     if len(ranked) < 2:
       continue
     places = decimals(means)
     others = ranked[1:] if metric == files.headline else ranked[1:2]
     for other in others:
-      pair = _oriented(comparison, metric, ranked[0], other)
+      pair = stats.oriented_pair(comparison, metric, ranked[0], other)
       if pair is not None:
         rows.append({"metric": metric, "model": f"{ranked[0]} (best)", "vs": other,
-                     "diff": _num(pair["mean_diff"], places, sign=True),
+                     "diff": number(pair["mean_diff"], places, sign=True),
                      "95% CI": _ci(pair["ci_low"], pair["ci_high"], places, sign=True),
-                     "P(better)": _num(pair["p_improve"], 2),
+                     "P(better)": number(pair["p_improve"], 2),
                      "Wilcoxon p": f"{pair['p_value']:.2g}", "seeds": int(pair["n"])})
   return pd.DataFrame(rows, columns=["metric", "model", "vs", "diff", "95% CI", "P(better)",
                                      "Wilcoxon p", "seeds"])
-
-
-def _oriented(comparison: pd.DataFrame, metric: str, a: str, b: str) -> dict | None:
-  """The stored pair (a, b) on `metric` as `a` against `b`, whichever order it was saved in."""
-  rows = comparison[comparison["metric"] == metric]
-  forward = rows[(rows["model_a"] == a) & (rows["model_b"] == b)]
-  if not forward.empty:
-    return forward.iloc[0].to_dict()
-  backward = rows[(rows["model_a"] == b) & (rows["model_b"] == a)]
-  if backward.empty:
-    return None
-  pair = backward.iloc[0].to_dict()
-  return {**pair, "mean_diff": -pair["mean_diff"], "ci_low": -pair["ci_high"],
-          "ci_high": -pair["ci_low"], "p_improve": 1 - pair["p_improve"]}
 
 
 def variance_table(files: RunFiles) -> pd.DataFrame:
@@ -172,7 +148,7 @@ def variance_table(files: RunFiles) -> pd.DataFrame:
   for (model, source), group in frame.groupby(["model", "source"], sort=False):
     by_metric = group.set_index("metric")
     rows.append({"model": model, "varies": source, "seeds": int(group["n"].max()), **{
-        m: f"{_num(by_metric.loc[m, 'std'], places[m])} ({by_metric.loc[m, 'variance_share']:.0%})"
+        m: f"{number(by_metric.loc[m, 'std'], places[m])} ({by_metric.loc[m, 'variance_share']:.0%})"
         for m in metrics if m in by_metric.index}})
   return pd.DataFrame(rows).fillna("–")
 
@@ -181,25 +157,15 @@ def run_table(files: RunFiles) -> pd.DataFrame:
   """What was run, as field/value rows: task, data, models, training, seeds, software."""
   config, run = files.config, files.run
   data, facts = config.get("data", {}), run.get("data", {})
-  rows = [("task", files.task)]
+  rows = [("task", files.task),
+          ("data", facts.get("summary", str(facts.get("source", data.get("name")))))]
   base = " (base of the study)" if "study" in config else ""
-  if files.task == "forecast":
-    rows.append(("data", f"{facts.get('source', data.get('name'))}: {facts.get('examples', '?')} "
-                 f"examples ({facts.get('train_examples', '?')} train, the rest test), "
-                 f"{_count(facts.get('outputs', '?'), 'output')} each; mode "
-                 f"{data.get('mode')}, value column {data.get('value_column')!r}"))
-    rows += [(f"model {label}", _fields(fields))
-             for label, fields in config.get("models", {}).items()]
-  else:
-    rows.append(("data", f"{facts.get('source', data.get('name'))}: {facts.get('rows', '?')} "
-                 f"rows, {len(facts.get('features', []))} encoded features, positive class "
-                 f"{facts.get('positive', data.get('positive'))!r}, test fraction "
-                 f"{data.get('test_fraction')} per seed"))
-    rows.append(("network" + base, _fields(config.get("model", {}))))
+  models = config.get("models") or {config.get("model", {}).get("name", "?"): config.get("model", {})}
+  rows += [(f"model {label}{base}", _fields(fields)) for label, fields in models.items()]
   if "study" in config:
-    study = tensorboard.flatten(config["study"])
+    study = leaves(config["study"])
     rows.append(("study", f"{_count(run.get('trials', '?'), 'trial')}: "
-                 + "; ".join(f"{k} {v}" for k, v in study.items())))
+                 + "; ".join(f"{k} {tuples(v)}" for k, v in study.items())))
   baselines = [m for m in files.models if m not in files.networks]
   if baselines:
     rows.append(("baselines", ", ".join(baselines)))
@@ -234,7 +200,7 @@ def run_table(files: RunFiles) -> pd.DataFrame:
 
 def _fields(fields: dict) -> str:
   """'adam, learning_rate 0.002' from a config section with a `name`."""
-  shown = lambda v: str(tensorboard.tuples(v))
+  shown = lambda v: str(tuples(v))
   rest = ", ".join(f"{k} {shown(v)}" for k, v in fields.items() if k != "name")
   return f"{fields.get('name', '')}" + (f", {rest}" if rest else "")
 
@@ -245,6 +211,8 @@ def _count(number, noun: str) -> str:
 
 def _seconds(value) -> str:
   """Seconds, or per program seconds (their total, when there are many), as text."""
+  if isinstance(value, dict) and len(value) == 1:
+    value = next(iter(value.values()))
   if isinstance(value, dict) and len(value) > 4:
     return f"{sum(value.values()):.1f} s in all, over {len(value)} compiled programs"
   if isinstance(value, dict):

@@ -36,14 +36,12 @@ def make_figures(files: RunFiles) -> dict[str, str]:
   """
   folder = files.path(FIGURES_DIR)
   os.makedirs(folder, exist_ok=True)
-  drawers: list[tuple[str, Callable[[RunFiles], tuple[Figure, str] | None]]]
-  if files.task == "classification":
-    drawers = [("roc.png", scores.roc), ("metric_box.png", metric_box), ("ks.png", scores.ks),
-               ("calibration.png", scores.calibration), ("loss.png", loss_curves)]
-  else:
-    drawers = [("metric_box.png", metric_box), ("forecast_week.png", forecast_week),
-               ("loss.png", loss_curves)]
-  drawers.append(("variance.png", variance_shares))
+  # Each draws what the run's files allow (ROC needs predictions.csv, the
+  # forecast week forecasts.csv) and returns None otherwise.
+  drawers: list[tuple[str, Callable[[RunFiles], tuple[Figure, str] | None]]] = [
+      ("roc.png", scores.roc), ("metric_box.png", metric_box), ("ks.png", scores.ks),
+      ("calibration.png", scores.calibration), ("forecast_week.png", forecast_week),
+      ("loss.png", loss_curves), ("variance.png", variance_shares)]
   written = {}
   for name, draw in drawers:
     with style():
@@ -82,8 +80,8 @@ def metric_box(files: RunFiles) -> tuple[Figure, str] | None:
     spread = i + jitter.uniform(-0.16, 0.16, points.size)
     axes.scatter(*((spread, points) if across else (points, spread)), s=16, alpha=0.8,
                  color=palette[model], edgecolor="black", linewidth=0.4, zorder=3)
-  label = _HEADLINE_LABEL[metric]
-  label = label if files.task == "classification" else f"{label}: {value_label(files)}"
+  label = _HEADLINE_LABEL.get(metric, metric.upper())
+  label = f"{label}: {value_label(files)}" if files.forecasts is not None else label
   model_label = "model (n = seeds kept)"
   if across:
     axes.set_xticks(positions, [t.replace(" (n=", "\n(n=") for t in labels])
@@ -92,8 +90,7 @@ def metric_box(files: RunFiles) -> tuple[Figure, str] | None:
     axes.set_yticks(positions, labels)
     axes.set_ylim(len(models) - 0.5, -0.5)  # the first model on top, as in the tables
     axes.set(xlabel=label, ylabel=model_label)
-  where = "test split" if files.task == "classification" else "test period"
-  axes.set_title(f"{metric.upper()} on the {where} across seeds")
+  axes.set_title(f"{metric.upper()} on the {files.held_out} across seeds")
   figure.legend(handles=[
       Line2D([], [], marker="o", linestyle="", markersize=5, markerfacecolor="grey",
              markeredgecolor="black", markeredgewidth=0.4, label="one seed"),
@@ -149,13 +146,11 @@ def loss_curves(files: RunFiles) -> tuple[Figure, str] | None:
       Line2D([], [], color="tab:orange", linewidth=2.2, label="test loss, mean across seeds"),
       Line2D([], [], color="grey", linewidth=0.7, label="one seed")],
       loc="outside lower center", ncols=3, frameon=False)
-  classification = files.task == "classification"
-  unit = "binary cross-entropy (nats)" if classification else "MSE (standardised units²)"
   for axes in grid[:, 0]:
-    axes.set_ylabel(unit)
-  held_out = "the held-out test split" if classification else "the test period"
+    axes.set_ylabel(files.run.get("loss_name", "loss"))
   figure.suptitle("Loss per epoch: every seed a thin line, the mean bold\n"
-                  f"(train = training loss of the epoch; test = loss on {held_out} after it)")
+                  f"(train = training loss of the epoch; test = loss on the {files.held_out} "
+                  "after it)")
   return figure, ("Training and test loss per epoch for each network: every seed a thin "
                   "line, the mean across seeds bold.")
 

@@ -8,11 +8,8 @@ import os
 
 import pandas as pd
 
-from research import metrics, results
+from research import results
 from research.errors import UserError
-
-# The metric a study is judged by first: the box plot, the headline table.
-HEADLINE = {"classification": "auc", "forecast": "mae"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,11 +33,22 @@ class RunFiles:
 
   @property
   def metrics(self) -> tuple[str, ...]:
-    return tuple(metrics.FORECAST if self.task == "forecast" else metrics.CLASSIFICATION)
+    """The task's metrics, the headline first (from run.json)."""
+    return tuple(self.run["metrics"])
+
+  @property
+  def lower_is_better(self) -> frozenset[str]:
+    return frozenset(self.run["lower_is_better"])
 
   @property
   def headline(self) -> str:
-    return HEADLINE[self.task]
+    """The metric the run is judged by first: the box plot, the headline table."""
+    return self.metrics[0]
+
+  @property
+  def held_out(self) -> str:
+    """What the metrics are computed on, in words."""
+    return "test period" if self.forecasts is not None else "held-out test split"
 
   @property
   def models(self) -> list[str]:
@@ -83,7 +91,8 @@ def read_run(workdir: str) -> RunFiles:
       with open(path(results.RUN_FILE)) as file:
         run = json.load(file)
     files = RunFiles(
-        workdir=workdir, config=config, run=run, seeds=pd.read_csv(path(results.SEEDS_FILE)),
+        workdir=workdir, config=config, run=_with_metrics(run, config),
+        seeds=pd.read_csv(path(results.SEEDS_FILE)),
         summary=pd.read_csv(path(results.SUMMARY_FILE)),
         comparison=optional(results.COMPARISON_FILE),
         curves=optional(results.CURVES_FILE), predictions=optional(results.PREDICTIONS_FILE),
@@ -91,9 +100,17 @@ def read_run(workdir: str) -> RunFiles:
         trials=optional(results.TRIALS_FILE))
   except (ValueError, pd.errors.ParserError) as e:
     raise UserError(f"{workdir} holds a damaged file: {' '.join(str(e).split())}") from e
-  if files.task not in HEADLINE:
-    raise UserError(f"{workdir}: unknown task {files.task!r} in {results.CONFIG_FILE}")
   missing = {"model", "seed", "diverged", files.headline} - set(files.seeds.columns)
   if missing:
     raise UserError(f"{workdir}: {results.SEEDS_FILE} lacks columns {sorted(missing)}")
   return files
+
+
+def _with_metrics(run: dict, config: dict) -> dict:
+  """run.json, with the task's metrics looked up for runs written before it held them."""
+  if "metrics" in run:
+    return run
+  from research.tasks import get_task  # pylint: disable=import-outside-toplevel
+  task = get_task(config.get("task", "classification"))
+  return {**run, "metrics": list(task.metrics), "lower_is_better": sorted(task.lower_is_better),
+          "loss_name": task.loss_name}

@@ -11,6 +11,7 @@ import dataclasses
 import html
 import os
 
+import numpy as np
 import pandas as pd
 
 
@@ -18,11 +19,6 @@ import pandas as pd
 class Heading:
   text: str
   level: int = 2
-
-
-@dataclasses.dataclass(frozen=True)
-class Paragraph:
-  text: str
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,7 +35,19 @@ class Image:
   caption: str
 
 
-Block = Heading | Paragraph | Table | Image
+Block = Heading | Table | Image
+
+
+def number(value: float, places: int, sign: bool = False) -> str:
+  """`value` with `places` decimals (and a sign), or '–' when it is not finite."""
+  if not np.isfinite(value):
+    return "–"
+  return f"{value:+.{places}f}" if sign else f"{value:.{places}f}"
+
+
+def mean_std(mean: float, std: float, places: int) -> str:
+  """'0.8421 ± 0.0108'; the ± part only when the std is finite (two or more seeds)."""
+  return number(mean, places) + (f" ± {number(std, places)}" if np.isfinite(std) else "")
 
 _CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; color: #222;
@@ -68,8 +76,6 @@ def to_markdown(blocks: list[Block]) -> str:
   for block in blocks:
     if isinstance(block, Heading):
       parts.append(f"{'#' * block.level} {block.text}")
-    elif isinstance(block, Paragraph):
-      parts.append(block.text)
     elif isinstance(block, Table):
       header = [_md_cell(c) for c in block.frame.columns]
       lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
@@ -90,8 +96,6 @@ def to_html(blocks: list[Block], title: str, folder: str) -> str:
   for block in blocks:
     if isinstance(block, Heading):
       body.append(f"<h{block.level}>{esc(block.text)}</h{block.level}>")
-    elif isinstance(block, Paragraph):
-      body.append(f"<p>{esc(block.text)}</p>")
     elif isinstance(block, Table):
       head = "".join(f"<th>{esc(str(c))}</th>" for c in block.frame.columns)
       rows = "\n".join("<tr>" + "".join(f"<td>{esc(str(v))}</td>" for v in row) + "</tr>"

@@ -11,6 +11,7 @@ from sklearn.calibration import calibration_curve
 from sklearn.metrics import roc_curve
 
 from research.report.files import RunFiles
+from research.report.render import mean_std
 from research.report.style import best_models, colors
 
 _FPR_GRID = np.linspace(0.0, 1.0, 201)
@@ -18,8 +19,10 @@ _SCORE_GRID = np.linspace(0.0, 1.0, 1001)
 
 
 def kept_predictions(files: RunFiles) -> pd.DataFrame | None:
-  """predictions.csv without the diverged members and non-finite scores."""
-  if files.predictions is None or files.predictions.empty:
+  """predictions.csv without the diverged members and non-finite scores (None unless
+  it holds a classifier's labels and probabilities)."""
+  if (files.predictions is None or files.predictions.empty
+      or not {"label", "prob"} <= set(files.predictions.columns)):  # not a classifier's
     return None
   diverged = files.seeds.loc[files.seeds["diverged"].astype(bool), ["model", "seed"]]
   frame = files.predictions.merge(diverged.assign(_diverged=True), on=["model", "seed"],
@@ -29,11 +32,9 @@ def kept_predictions(files: RunFiles) -> pd.DataFrame | None:
 
 
 def _mean_std(files: RunFiles, model: str, metric: str) -> str:
+  """The model's `metric` as mean ± std from summary.csv, for legends."""
   rows = files.summary[(files.summary["model"] == model) & (files.summary["metric"] == metric)]
-  if rows.empty:
-    return "n/a"
-  mean, std = rows.iloc[0]["mean"], rows.iloc[0]["std"]
-  return f"{mean:.3f}" + (f" ± {std:.3f}" if math.isfinite(std) else "")
+  return "n/a" if rows.empty else mean_std(rows.iloc[0]["mean"], rows.iloc[0]["std"], 3)
 
 
 def _positive_name(files: RunFiles) -> str:

@@ -52,7 +52,7 @@ def best_models(files: RunFiles, candidates: Sequence[str],
     return list(candidates), ""
   metric = files.headline
   means = files.summary[files.summary["metric"] == metric].set_index("model")["mean"]
-  sign = 1 if metric in results.LOWER_IS_BETTER else -1
+  sign = 1 if metric in files.lower_is_better else -1
   score = lambda m: sign * means.get(m, math.nan)
   ranked = sorted(candidates, key=lambda m: (math.isnan(score(m)), score(m)))
   kept = set(ranked[:limit])

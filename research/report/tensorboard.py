@@ -28,6 +28,7 @@ from tensorboardX import SummaryWriter
 from tensorboardX.summary import hparams
 
 from research.report.files import RunFiles
+from research.trees import leaves, tuples
 
 TB_DIR = "tb"
 _SECTIONS = ("model", "models", "baselines")  # per-model fields, given per member instead
@@ -58,39 +59,27 @@ def write_events(files: RunFiles) -> bool:
 def flatten(config: dict[str, Any], prefix: str = "") -> dict[str, bool | float | str]:
   """Nested config -> `{'optimizer.learning_rate': 0.002, ...}` with values the
   hparams plugin takes: bools, floats and strings (sequences as '(50, 100)')."""
-  flat = {}
-  for key, value in config.items():
-    name = f"{prefix}{key}"
-    if isinstance(value, dict):
-      flat.update(flatten(value, f"{name}."))
-    elif isinstance(value, bool) or isinstance(value, str):
-      flat[name] = value
-    elif isinstance(value, (int, float)):
-      flat[name] = float(value)
-    elif isinstance(value, (list, tuple)):
-      flat[name] = str(tuples(value))
-    else:
-      flat[name] = str(value)
-  return flat
+  return {name: _hparam(value) for name, value in leaves(config, prefix).items()}
 
 
-def tuples(value: Any) -> Any:
-  """JSON lists back to the tuples the config file wrote: (50, 100), not [50, 100]."""
-  return tuple(tuples(v) for v in value) if isinstance(value, (list, tuple)) else value
+def _hparam(value: Any) -> bool | float | str:
+  if isinstance(value, (bool, str)):
+    return value
+  if isinstance(value, (int, float)):
+    return float(value)
+  return str(tuples(value))
 
 
-def member_hparams(files: RunFiles, model: str, seed: int) -> dict[str, bool | float | str]:
+def hparams_of_member(files: RunFiles, model: str, seed: int) -> dict[str, bool | float | str]:
   """One member's hyperparameters: the shared config, `model`, `seed`, the model's
   own fields as `model.<field>`, and in a study the fields its trial set."""
   config = files.config
   shared = flatten({k: v for k, v in config.items() if k not in _SECTIONS})
+  models = config.get("models") or {config.get("model", {}).get("name"): config.get("model")}
   if model not in files.networks:
     own = config.get("baselines", {}).get(model)
-  elif files.task == "forecast":
-    models = config.get("models", {})
-    own = models.get(model, next(iter(models.values())) if len(models) == 1 else None)
   else:
-    own = config.get("model")
+    own = models.get(model, next(iter(models.values())) if len(models) == 1 else None)
   own = flatten(own, "model.") if isinstance(own, dict) else {}
   own.pop("model.name", None)
   trial = _trial_fields(files, model, seed)
@@ -135,7 +124,7 @@ def _write(files: RunFiles, root: str) -> None:
   folders = _folders(files.models)
   for row in files.seeds.itertuples(index=False):
     model, seed = str(row.model), int(row.seed)
-    member = member_hparams(files, model, seed)
+    member = hparams_of_member(files, model, seed)
     for key, value in member.items():
       union.setdefault(key, value)
     _, start, end = hparams(member, metric_tags)

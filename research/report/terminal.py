@@ -7,17 +7,15 @@ from collections.abc import Collection, Sequence
 import numpy as np
 import pandas as pd
 
-from research.trials import RANKING_COLUMNS
+from research.report.render import mean_std
+from research.results import RANKING_COLUMNS
+from research.stats import oriented_pair
 
 
 def _render(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
   widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
   line = lambda row: "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip()
   return "\n".join([line(header), line(["-" * w for w in widths])] + [line(r) for r in rows])
-
-
-def _mean_std(mean: float, std: float) -> str:
-  return f"{mean:.4f}" + (f" ± {std:.4f}" if np.isfinite(std) else "")
 
 
 def format_summary(summary: pd.DataFrame, metrics: Sequence[str]) -> str:
@@ -28,25 +26,20 @@ def format_summary(summary: pd.DataFrame, metrics: Sequence[str]) -> str:
     by_metric = group.set_index("metric")
     low, high = by_metric.loc[head, "ci_low"], by_metric.loc[head, "ci_high"]
     rows.append([str(model), str(int(by_metric.loc[head, "n"]))] +
-                [_mean_std(by_metric.loc[m, "mean"], by_metric.loc[m, "std"]) for m in metrics] +
+                [mean_std(by_metric.loc[m, "mean"], by_metric.loc[m, "std"], 4) for m in metrics] +
                 [f"[{low:.4f}, {high:.4f}]" if np.isfinite(low) else "-"])
   return _render(["model", "n", *metrics, f"{head} 95% CI"], rows)
 
 
 def _oriented(comparison: pd.DataFrame, metric: str, a: str, b: str) -> list[str] | None:
   """`a` minus `b` on `metric` as table cells, whichever order the pair was stored in."""
-  rows = comparison[(comparison["metric"] == metric) &
-                    (((comparison["model_a"] == a) & (comparison["model_b"] == b)) |
-                     ((comparison["model_a"] == b) & (comparison["model_b"] == a)))]
-  if rows.empty:
+  pair = oriented_pair(comparison, metric, a, b)
+  if pair is None:
     return None
-  pair = rows.iloc[0]
-  sign = 1 if pair["model_a"] == a else -1
-  low, high = sorted((sign * pair["ci_low"], sign * pair["ci_high"]))
-  p_improve = pair["p_improve"] if sign == 1 else 1 - pair["p_improve"]
-  return [f"{sign * pair['mean_diff']:+.4f}",
+  low, high = pair["ci_low"], pair["ci_high"]
+  return [f"{pair['mean_diff']:+.4f}",
           f"[{low:+.4f}, {high:+.4f}]" if np.isfinite(low) else "-",
-          f"{p_improve:.2f}", f"{pair['p_value']:.2g}"]
+          f"{pair['p_improve']:.2f}", f"{pair['p_value']:.2g}"]
 
 
 def format_comparison(summary: pd.DataFrame, comparison: pd.DataFrame, metrics: Sequence[str],
@@ -89,7 +82,7 @@ def format_study(ranking: pd.DataFrame, summary: pd.DataFrame, comparison: pd.Da
   shown = list(dict.fromkeys([metric, *metrics]))[:3]
   by_model = {model: group.set_index("metric") for model, group in
               summary.groupby("model", sort=False)}
-  cells = lambda model: [_mean_std(by_model[model].loc[m, "mean"], by_model[model].loc[m, "std"])
+  cells = lambda model: [mean_std(by_model[model].loc[m, "mean"], by_model[model].loc[m, "std"], 4)
                          if model in by_model and m in by_model[model].index else "-"
                          for m in shown]
   # Sampled trials are named trial-NNN: show what they tried.

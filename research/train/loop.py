@@ -1,10 +1,12 @@
-"""Training: a pure `train_step` and `make_train(config, data) -> train`.
+"""The training loop every task shares: a pure step, epochs as scans, `make_train`.
 
-`train(keys, hparams)` trains one member from its keys and float
-hyperparameters; everything it returns is an array, so
+`make_train(problem, model, optimizer, schedule) -> train(keys, hparams)`:
+`train` trains one member from its keys and per-member float
+hyperparameters, and everything it returns is an array, so
 `jax.jit(jax.vmap(train))(keys, hparams)` trains every member at once and
 returns arrays stacked with the member axis first. Epochs and minibatches are
-`lax.scan`s; each member draws its own split, data order and dropout masks.
+`lax.scan`s. What differs between tasks (the member's data, the loss, what is
+predicted) comes from the task's `Problem`.
 """
 
 from __future__ import annotations
@@ -13,22 +15,49 @@ import dataclasses
 import functools
 import math
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 import flax
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-import ml_collections
-import numpy as np
 import optax
 
-from research import optim
-from research.data.tabular import TabularData, fit_preprocessor, stratified_split
 from research.errors import UserError
-from research.registry import MODELS
+from research.optim import OptimizerSpec
 
-Batch = tuple[jax.Array, jax.Array, jax.Array]  # features, labels, weights
+Batch = tuple[jax.Array, jax.Array, jax.Array]  # inputs, targets, weights (0 = padding)
+
+
+class Problem(Protocol):
+  """What a task gives the training loop (see `research.tasks.base.Task.problem`).
+
+  Attributes:
+    num_train: training examples per member (the size of an epoch).
+    full_batch_only: every step sees the whole training part whatever the
+      batch size (e.g. one sequence of days).
+  """
+  num_train: int
+  full_batch_only: bool
+
+  def member_data(self, keys: Mapping[str, jax.Array]) -> Any:
+    """The member's own data (e.g. its split, preprocessed), from its keys; traced."""
+
+  def init_input(self, member: Any) -> jax.Array:
+    """An input batch of one example, to initialise the model's parameters."""
+
+  def batch(self, member: Any, index: jax.Array, weights: jax.Array) -> Batch:
+    """The training batch of rows `index` (`[batch]`) with `weights`."""
+
+  def loss(self, params: Any, batch: Batch, dropout_key: jax.Array | None = None, *,
+           model: nn.Module) -> jax.Array:
+    """The training loss of `batch`; dropout is on when `dropout_key` is given."""
+
+  def eval_loss(self, params: Any, member: Any, *, model: nn.Module) -> jax.Array:
+    """The loss on the held-out part, recorded after every epoch."""
+
+  def predict(self, params: Any, member: Any, *, model: nn.Module) -> dict[str, jax.Array]:
+    """The member's test-set outputs, e.g. `{'test_prob': ..., 'test_index': ...}`."""
 
 
 @flax.struct.dataclass
@@ -51,30 +80,28 @@ class TrainOutput:
   """One member's results (stacked over members after vmap).
 
   Attributes:
-    test_index: `[n_test]` rows of the table in this member's test split.
-    test_prob: `[n_test]` predicted probability of the positive class.
+    predictions: the problem's test-set outputs (`Problem.predict`).
     train_loss: `[epochs]` mean training loss per epoch (dropout active).
-    eval_loss: `[epochs]` test loss after each epoch.
+    eval_loss: `[epochs]` held-out loss after each epoch.
     diverged: whether training stopped on a non-finite loss or update.
     diverged_epoch: the epoch in which it did, or -1.
   """
-  test_index: jax.Array
-  test_prob: jax.Array
+  predictions: dict[str, jax.Array]
   train_loss: jax.Array
   eval_loss: jax.Array
   diverged: jax.Array
   diverged_epoch: jax.Array
 
 
-def binary_cross_entropy(params, batch: Batch, dropout_key: jax.Array | None = None, *,
-                         apply_fn: Callable) -> jax.Array:
-  """Weighted mean sigmoid cross-entropy; weights mask padded examples."""
-  features, labels, weights = batch
-  train = dropout_key is not None
-  logits = apply_fn({"params": params}, features, train=train,
-                    rngs={"dropout": dropout_key} if train else None)
-  losses = optax.sigmoid_binary_cross_entropy(logits, labels.astype(logits.dtype))
-  return jnp.sum(losses * weights) / jnp.maximum(jnp.sum(weights), 1.0)
+LOOP_OUTPUTS = ("train_loss", "eval_loss", "diverged", "diverged_epoch")
+
+
+def flat_arrays(output: TrainOutput) -> dict[str, Any]:
+  """`output` as one flat `{name: array}`: the predictions' names, then the loop's."""
+  clash = set(output.predictions) & {*LOOP_OUTPUTS, "seconds"}
+  if clash:
+    raise ValueError(f"prediction names {sorted(clash)} are taken by the training loop")
+  return {**output.predictions, **{name: getattr(output, name) for name in LOOP_OUTPUTS}}
 
 
 def _all_finite(tree) -> jax.Array:
@@ -119,30 +146,17 @@ class Schedule:
   full_batch: bool
 
   @classmethod
-  def from_config(cls, config: ml_collections.ConfigDict, num_train: int) -> "Schedule":
-    batch_size = config.train.batch_size
-    full_batch = optim.is_full_batch(config.optimizer.name) or batch_size == 0
+  def make(cls, epochs: int, batch_size: int, num_train: int, full_batch: bool) -> "Schedule":
+    """`full_batch` (or `batch_size` 0) gives one step per epoch over every example."""
+    full_batch = full_batch or batch_size == 0
     if not full_batch and batch_size > num_train:
       raise UserError(
           f"train.batch_size={batch_size} is larger than the training set "
           f"({num_train} rows); use at most {num_train}, or 0 for full batch")
     batch_size = num_train if full_batch else batch_size
     return cls(num_train=num_train, batch_size=batch_size,
-               steps_per_epoch=math.ceil(num_train / batch_size),
-               epochs=config.train.epochs, full_batch=full_batch)
-
-
-def build_model(config: ml_collections.ConfigDict) -> nn.Module:
-  """The model named by `config.model.name`, its other fields as arguments."""
-  fields = {k: v for k, v in config.model.items() if k != "name"}
-  model_cls = MODELS.get(config.model.name)
-  if getattr(model_cls, "sequence_model", False):
-    raise UserError(f"model {config.model.name!r} is a recurrent sequence model; a tabular "
-                    "study needs a tabular model such as 'mlp'")
-  try:
-    return model_cls(**fields)
-  except TypeError as e:
-    raise UserError(f"model {config.model.name!r}: {e}; fix config.model") from None
+               steps_per_epoch=math.ceil(num_train / batch_size), epochs=epochs,
+               full_batch=full_batch)
 
 
 def with_values(model: nn.Module, values: Mapping[str, jax.Array]) -> nn.Module:
@@ -150,73 +164,38 @@ def with_values(model: nn.Module, values: Mapping[str, jax.Array]) -> nn.Module:
   return model.clone(**values) if values else model
 
 
-def optimizer_fields(config: ml_collections.ConfigDict) -> dict[str, Any]:
-  return {k: v for k, v in config.optimizer.items() if k != "name"}
-
-
-@flax.struct.dataclass
-class MemberSplit:
-  """One member's preprocessed train/test split (see `member_split`)."""
-  x_train: jax.Array
-  y_train: jax.Array
-  x_test: jax.Array
-  y_test: jax.Array
-  test_index: jax.Array
-
-
-def member_split(split_key: jax.Array, data: TabularData, test_fraction: float) -> MemberSplit:
-  """The stratified split drawn from `split_key`, preprocessed as fitted on its train rows.
-
-  The one definition of a member's data: networks call it inside the compiled
-  run and classical baselines call it on the host, so both see the same rows.
-  """
-  features, labels = jnp.asarray(data.features), jnp.asarray(data.labels)
-  train_index, test_index = stratified_split(split_key, data.labels,
-                                             data.test_counts(test_fraction))
-  preprocess = fit_preprocessor(features[train_index], data.numeric)
-  return MemberSplit(x_train=preprocess(features[train_index]), y_train=labels[train_index],
-                     x_test=preprocess(features[test_index]), y_test=labels[test_index],
-                     test_index=test_index)
-
-
-def make_train(config: ml_collections.ConfigDict, data: TabularData,
-               on_epoch: Callable[[jax.Array], None] | None = None
-               ) -> Callable[[Mapping[str, jax.Array], Mapping[str, jax.Array]], TrainOutput]:
+def make_train(problem: Problem, model: nn.Module, optimizer: OptimizerSpec,
+               schedule: Schedule, on_epoch: Callable[[jax.Array], None] | None = None
+               ) -> Callable[[Mapping[str, jax.Array], Mapping[str, Any]], TrainOutput]:
   """Returns a pure `train(keys, hparams)` for one member.
 
   Args:
-    config: the run's config (read here, never inside `train`).
-    data: the encoded table, shared by all members.
+    problem: the task's data, loss and predictions (`Problem`).
+    model: the Flax model, with its static fields.
+    optimizer: the optimizer; its float fields come per member in `hparams`.
+    schedule: epochs and batches.
     on_epoch: called on the host with the epoch number after every epoch
       (progress display); None traces no callback into the program.
 
   `keys` maps each stream in `seeding.STREAMS` to one key; `hparams` is
   `{'optimizer': {field: scalar}, 'model': {field: scalar}}`: the optimizer's
-  float fields (see `optim.split_hyperparameters`) and any model fields a
-  study varies per member (see `research.study`).
+  float fields and the model's `value_fields` that a study varies.
   """
-  base_model = build_model(config)
-  static, _ = optim.split_hyperparameters(config.optimizer.name, optimizer_fields(config))
-  schedule = Schedule.from_config(config, data.num_train(config.data.test_fraction))
-
-  def train(keys: Mapping[str, jax.Array], hparams: Mapping[str, jax.Array]) -> TrainOutput:
-    split = member_split(keys["split"], data, config.data.test_fraction)
-    x_train, y_train, test_index = split.x_train, split.y_train, split.test_index
-    test_batch = (split.x_test, split.y_test, jnp.ones(test_index.shape, jnp.float32))
-    model = with_values(base_model, hparams["model"])
-    params = model.init(keys["init"], x_train[:1])["params"]
-    tx = optim.make_optimizer(config.optimizer.name, static, hparams["optimizer"])
+  def train(keys: Mapping[str, jax.Array], hparams: Mapping[str, Any]) -> TrainOutput:
+    member = problem.member_data(keys)
+    member_model = with_values(model, hparams["model"])
+    params = member_model.init(keys["init"], problem.init_input(member))["params"]
+    tx = optimizer.build(hparams["optimizer"])
     state = MemberState(params=params, opt_state=tx.init(params),
                         diverged=jnp.zeros((), bool))
-    loss_fn = functools.partial(binary_cross_entropy, apply_fn=model.apply)
+    loss_fn = functools.partial(problem.loss, model=member_model)
     state, diverged_epoch, train_loss, eval_loss = run_epochs(
         state, functools.partial(train_step, loss_fn=loss_fn, tx=tx), schedule, keys,
-        lambda index, weight: (x_train[index], y_train[index], weight),
-        lambda params: loss_fn(params, test_batch), on_epoch)
-    logits = model.apply({"params": state.params}, test_batch[0])
-    return TrainOutput(test_index=test_index, test_prob=jax.nn.sigmoid(logits),
-                       train_loss=train_loss, eval_loss=eval_loss,
-                       diverged=state.diverged, diverged_epoch=diverged_epoch)
+        lambda index, weights: problem.batch(member, index, weights),
+        lambda params: problem.eval_loss(params, member, model=member_model), on_epoch)
+    return TrainOutput(predictions=problem.predict(state.params, member, model=member_model),
+                       train_loss=train_loss, eval_loss=eval_loss, diverged=state.diverged,
+                       diverged_epoch=diverged_epoch)
 
   return train
 

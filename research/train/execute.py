@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
-import os
 import time
 from collections.abc import Callable, Mapping, Sequence, Set
 
@@ -22,7 +21,9 @@ import jax
 import numpy as np
 from absl import logging
 
-from research import hosts, members, results
+from research import hosts, results
+from research.train import strategies
+from research.train.loop import flat_arrays
 from research.progress import Progress
 
 
@@ -31,18 +32,21 @@ class CompiledMembers:
   """A compiled program over one chunk of members.
 
   Attributes:
-    run: `run(keys, hparams)` on `width` stacked members.
+    train: `train(keys, hparams)` on `width` stacked members.
     chunk_size: members per saved chunk.
     width: members per call: the chunk size rounded up to a multiple of the
       devices (the extra slots repeat the chunk's last member).
     num_members: all members of the job.
     compile_seconds: the compilation's wall time.
+    memory_bytes: XLA's estimate of the memory one call needs on a device
+      (arguments, outputs and temporaries).
   """
-  run: Callable
+  train: Callable
   chunk_size: int
   width: int
   num_members: int
   compile_seconds: float
+  memory_bytes: int = 0
 
   def chunks(self) -> list[tuple[int, int]]:
     return chunk_bounds(self.num_members, self.chunk_size)
@@ -61,7 +65,7 @@ class MemberJob:
   train: Callable
   keys: Mapping[str, jax.Array]
   hparams: Mapping[str, object]
-  strategy: str = "vmap"  # a concrete `members` strategy: vmap, map or chunked
+  strategy: str = "vmap"  # a concrete strategy (`strategies.resolve`): vmap, map or chunked
   vmap_size: int = 8  # members per vmap group for `chunked`
 
   @property
@@ -76,9 +80,9 @@ def compile_members(job: MemberJob, chunk_size: int = 0, progress: Progress | No
   The members of a chunk are spread over `devices` (default: all of them).
   """
   size = min(chunk_size, job.num_members) if chunk_size > 0 else job.num_members
-  device_mesh = members.mesh(devices)
-  width = members.padded_size(size, device_mesh)
-  program, sharding = members.program(job.train, job.strategy, job.vmap_size, device_mesh)
+  device_mesh = strategies.mesh(devices)
+  width = strategies.padded_size(size, device_mesh)
+  program, sharding = strategies.program(job.train, job.strategy, job.vmap_size, device_mesh)
   place = (lambda tree: tree) if sharding is None else (
       lambda tree: hosts.place(tree, sharding))
   padding = np.minimum(np.arange(width), job.num_members - 1)
@@ -90,9 +94,16 @@ def compile_members(job: MemberJob, chunk_size: int = 0, progress: Progress | No
                width, job.strategy, device_mesh.size if device_mesh else 1, seconds)
   if progress:
     progress.done(f"{job.label}: compiled in {seconds:.1f} s")
-  return CompiledMembers(run=lambda keys, hparams: compiled(place(keys), place(hparams)),
+  return CompiledMembers(train=lambda keys, hparams: compiled(place(keys), place(hparams)),
                          chunk_size=size, width=width, num_members=job.num_members,
-                         compile_seconds=seconds)
+                         compile_seconds=seconds, memory_bytes=memory_bytes(compiled))
+
+
+def memory_bytes(compiled: jax.stages.Compiled) -> int:
+  """Arguments + outputs + temporaries of a compiled program, per device (0 if unknown)."""
+  analysis = compiled.memory_analysis()
+  return int(sum(getattr(analysis, field, 0) or 0 for field in (
+      "argument_size_in_bytes", "output_size_in_bytes", "temp_size_in_bytes")))
 
 
 def chunk_name(start: int, end: int, label: str = "members") -> str:
@@ -163,20 +174,20 @@ def run_members(compiled: CompiledMembers | None, keys: Mapping[str, jax.Array],
     if progress:
       progress.chunk(label, number, len(chunks), end - start)
     begin = time.perf_counter()
-    output = hosts.gather(jax.block_until_ready(compiled.run(take(keys), take(hparams))))
+    output = hosts.gather(jax.block_until_ready(compiled.train(take(keys), take(hparams))))
     seconds = time.perf_counter() - begin
     logging.info("%s: chunk %d/%d (members %d-%d) trained in %.1f s", label, number,
                  len(chunks), start, end - 1, seconds)
     if progress:
       progress.done(f"{label}: chunk {number}/{len(chunks)} ({end - start} members) trained "
                     f"in {seconds:.1f} s")
-    arrays = {f.name: np.asarray(getattr(output, f.name))[:end - start]
-              for f in dataclasses.fields(output)}
+    arrays = {name: np.asarray(value)[:end - start]
+              for name, value in flat_arrays(output).items()}
     return {**arrays, "seconds": np.full(end - start, seconds / (end - start))}
 
   def chunk_arrays(number: int, start: int, end: int) -> dict[str, np.ndarray] | None:
     name = chunk_name(start, end, label)
-    path = os.path.join(workdir, results.CHUNKS_DIR, f"{name}.npz")
+    path = results.chunk_path(workdir, name)
     if name in saved:
       return results.read_arrays(path) if hosts.is_writer() else None
     arrays = train_chunk(number, start, end)

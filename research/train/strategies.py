@@ -34,15 +34,16 @@ STRATEGIES = ("auto", "vmap", "map", "chunked")
 AXIS = "members"
 
 
-def resolve(strategy: str, sequence_model: bool, backend: str | None = None) -> str:
-  """The concrete strategy for `strategy` ('auto' chooses by backend and model family)."""
+def resolve(strategy: str, model_input: str, backend: str | None = None) -> str:
+  """The concrete strategy for `strategy`; 'auto' chooses by backend and by the
+  models' declared input ('sequence' models are recurrent)."""
   if strategy not in STRATEGIES:
     raise UserError(f"train.members must be one of {', '.join(STRATEGIES)}, got {strategy!r}")
   if strategy != "auto":
     return strategy
   if (backend or jax.default_backend()) != "cpu":
     return "vmap"
-  return "map" if sequence_model else "chunked"
+  return "map" if model_input == "sequence" else "chunked"
 
 
 def batched(train: Callable, strategy: str, vmap_size: int = 8) -> Callable:

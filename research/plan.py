@@ -1,0 +1,293 @@
+"""From a config to a frozen plan: every check that needs no data, then what the run does.
+
+`make_plan(config)` refuses a bad config with one `UserError` line and
+otherwise returns a `Plan`: immutable, typed, and complete (the task, every
+trial with its model, optimizer, training and data settings and its members'
+seeds, the compiled programs, the baselines, the study). Everything below it
+takes the fields it uses; nothing reads the config again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import inspect
+import json
+import os
+import types
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import ml_collections
+import numpy as np
+from absl import logging
+
+from research import seeding
+from research.errors import UserError
+from research.optim import OptimizerSpec
+from research.registry import BASELINES, MODELS
+from research.study import buckets as study_buckets
+from research.study import space
+from research.tasks import Task, get_task
+from research.train import strategies
+from research.trees import tuples
+
+# field -> (type, lowest allowed value); bool is rejected where int is asked.
+COMMON_FIELDS = {
+    "num_seeds": (int, 1),
+    "seed": (int, 0),
+    "chunk_size": (int, 0),
+    "train.epochs": (int, 1),
+    "train.batch_size": (int, 0),
+    "train.vmap_size": (int, 1),
+}
+
+
+def frozen(mapping: Mapping[str, Any]) -> Mapping[str, Any]:
+  """A read-only view of a copy of `mapping`."""
+  return types.MappingProxyType(dict(mapping))
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelSpec:
+  """A model of the run: its label in tables, its `MODELS` name and its fields."""
+  label: str
+  name: str
+  fields: Mapping[str, Any]
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainSpec:
+  """How a trial trains: epochs, and the minibatch size (0: full batch)."""
+  epochs: int
+  batch_size: int
+
+
+@dataclasses.dataclass(frozen=True)
+class BaselineSpec:
+  """A `BASELINES` entry and its fields from `config.baselines.<name>`."""
+  name: str
+  options: Mapping[str, Any]
+
+
+@dataclasses.dataclass(frozen=True)
+class StudySpec:
+  """A grid or search: the metric trials are ranked by, and whether each seed searches."""
+  metric: str
+  search_per_seed: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class Trial:
+  """One point of the study, trained on its seeds (the whole run, without a study).
+
+  Attributes:
+    index: position in the study (0, 1, ...).
+    label: its name in tables and figures.
+    values: the config fields the study set, `{dotted field: value}`.
+    model, optimizer, train, data: its settings; `data` is the config's data section.
+    groups: its members; the first is the main group, any others vary one
+      source each for the variance decomposition.
+    config_json: its whole config (no study, one model) as JSON: what
+      `best_config.py` writes.
+  """
+  index: int
+  label: str
+  values: Mapping[str, Any]
+  model: ModelSpec
+  optimizer: OptimizerSpec
+  train: TrainSpec
+  data: Mapping[str, Any]
+  groups: tuple[seeding.MemberGroup, ...]
+  config_json: str
+
+  @property
+  def seeds(self) -> np.ndarray:
+    """Seeds of the main group's members."""
+    return self.groups[0].seeds
+
+  @property
+  def num_members(self) -> int:
+    return sum(len(g.seeds) for g in self.groups)
+
+  def config_dict(self) -> dict[str, Any]:
+    """Its config as a plain dict, with tuples where the config file had them."""
+    return json.loads(self.config_json, object_hook=lambda d: {k: tuples(v) for k, v in d.items()})
+
+  @property
+  def data_key(self) -> str:
+    """Trials with the same key share one loaded data set."""
+    return json.dumps(dict(self.data), sort_keys=True, default=str)
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+  """Everything a run will do, decided before any data is loaded.
+
+  Attributes:
+    task: the `TASKS` name.
+    seed, num_seeds, vary: the members' seeds and the sources that vary.
+    trials: every trial; `buckets`: the compiled programs that train them.
+    baselines: the classical models fitted beside the networks.
+    study: the grid or search, or None for a plain run.
+    chunk_size: members per saved chunk (0: one chunk per program).
+    strategy, vmap_size: how members share a device (`research.train.strategies`).
+    progress, report: show progress lines; write the report at the end.
+    config: the resolved config, as `config.json` holds it.
+  """
+  task: str
+  seed: int
+  num_seeds: int
+  vary: tuple[str, ...]
+  trials: tuple[Trial, ...]
+  buckets: tuple[study_buckets.Bucket, ...]
+  baselines: tuple[BaselineSpec, ...]
+  study: StudySpec | None
+  chunk_size: int
+  strategy: str
+  vmap_size: int
+  progress: bool
+  report: bool
+  config: Mapping[str, Any]
+
+  @property
+  def main_seeds(self) -> np.ndarray:
+    return seeding.member_seeds(self.seed, self.num_seeds)
+
+  @property
+  def num_members(self) -> int:
+    return sum(trial.num_members for trial in self.trials)
+
+
+def make_plan(config: ml_collections.ConfigDict) -> Plan:
+  """Checks `config` and returns its plan.
+
+  Raises:
+    UserError: the first problem found, naming the field and the fix.
+  """
+  task = get_task(config.get("task", "classification"))
+  _check_fields(config, task)
+  variance = config.get("variance") or ml_collections.ConfigDict()
+  sources, extra = tuple(variance.get("sources", ())), variance.get("num_seeds", 0)
+  groups = seeding.member_groups(config.seed, config.num_seeds, config.vary, sources, extra)
+  points = space.expand(config)
+  if len(points) > 1 and sources:
+    logging.warning("variance.sources is ignored in a study: the decomposition runs for a "
+                    "single model (run best_config.py with it)")
+  trials = tuple(_trial(index, point, groups if len(points) == 1 else
+                        [dataclasses.replace(groups[0], seeds=point.seeds)], task)
+                 for index, point in enumerate(points))
+  study = None
+  if space.has_study(config):
+    metric = (config.study.get("metric") or "") or task.metrics[0]
+    if metric not in task.metrics:
+      raise UserError(f"study.metric must be one of {', '.join(task.metrics)}, got {metric!r}")
+    study = StudySpec(metric=metric, search_per_seed=bool(config.study.get("search_per_seed")))
+  return Plan(
+      task=config.get("task", "classification"), seed=config.seed, num_seeds=config.num_seeds,
+      vary=tuple(config.vary), trials=trials,
+      buckets=tuple(study_buckets.buckets(trials)), baselines=_baselines(config, task),
+      study=study, chunk_size=config.chunk_size,
+      strategy=strategies.resolve(config.train.members, task.model_input),
+      vmap_size=config.train.vmap_size, progress=bool(config.get("progress", True)),
+      report=bool(config.get("report", True)), config=frozen(config.to_dict()))
+
+
+def _trial(index: int, point: space.Point, groups: Sequence[seeding.MemberGroup],
+           task: Task) -> Trial:
+  config = point.config
+  (label, fields), = space.model_sections(config).items()
+  fields = dict(fields)
+  name = fields.pop("name")
+  if not isinstance(name, str):
+    raise UserError(f"the model's name must be a string, got {name!r}")
+  declared = MODELS.info(name).input
+  if declared != task.model_input:
+    fitting = ", ".join(MODELS.names(input=task.model_input))
+    what = ("is a recurrent sequence model" if declared == "sequence"
+            else f"is not a {task.model_input} model")
+    raise UserError(f"model {name!r} {what}; this task needs a {task.model_input} model: "
+                    f"{fitting}")
+  return Trial(index=index, label=point.label, values=frozen(point.values),
+               model=ModelSpec(label=label, name=name, fields=frozen(fields)),
+               optimizer=OptimizerSpec.from_fields(config.optimizer.to_dict()),
+               train=TrainSpec(epochs=config.train.epochs, batch_size=config.train.batch_size),
+               data=frozen(config.data.to_dict()), groups=tuple(groups),
+               config_json=json.dumps(config.to_dict(), sort_keys=True, default=str))
+
+
+def _lookup(config: ml_collections.ConfigDict, dotted: str) -> Any:
+  value = config
+  for part in dotted.split("."):
+    if part not in value:
+      raise UserError(f"config has no field {dotted!r}; add it to the config file "
+                      f"(see configs/credit.py)")
+    value = value[part]
+  return value
+
+
+def _check_fields(config: ml_collections.ConfigDict, task: Task) -> None:
+  """Types and ranges of the fields every run needs, and its names and sources."""
+  fields = {**COMMON_FIELDS, **{f"data.{name}": (kind, None)
+                                for name, kind in task.data_fields.items()}}
+  for dotted, (kind, lowest) in fields.items():
+    value = _lookup(config, dotted)
+    if isinstance(value, bool) or not isinstance(value, (int, float) if kind is float else int):
+      raise UserError(f"{dotted} must be {'a number' if kind is float else 'an integer'}, "
+                      f"got {value!r}; e.g. --config.{dotted}=" + ("0.25" if kind is float else "8"))
+    if lowest is not None and value < lowest:
+      raise UserError(f"{dotted} must be at least {lowest}, got {value}")
+  if (2**31 - 1) - config.seed < config.num_seeds:
+    raise UserError(f"seed + num_seeds must stay below 2**31, got seed={config.seed}")
+  for dotted in ("data.name", "optimizer.name"):
+    if not isinstance(_lookup(config, dotted), str):
+      raise UserError(f"{dotted} must be a string, got {_lookup(config, dotted)!r}")
+  if "models" in config and "model" in config:
+    raise UserError("the config has both model and models; keep one (models for several)")
+  if "models" in config:
+    models = config.models
+    if not isinstance(models, ml_collections.ConfigDict) or not models:
+      raise UserError("models must name at least one model: models.<label>.name = 'lstm'")
+    for label, fields in models.items():
+      if not isinstance(fields, ml_collections.ConfigDict) or "name" not in fields:
+        raise UserError(f"models.{label} needs a 'name' field naming a registered model")
+  elif not isinstance(_lookup(config, "model.name"), str):
+    raise UserError(f"model.name must be a string, got {config.model.name!r}")
+  seeding.check_vary(_lookup(config, "vary"))
+  strategies.resolve(_lookup(config, "train.members"), task.model_input)
+
+
+def _baselines(config: ml_collections.ConfigDict, task: Task) -> tuple[BaselineSpec, ...]:
+  """`config.baselines.names` with their fields, each checked against its factory."""
+  section = config.get("baselines") or ml_collections.ConfigDict()
+  names = section.get("names", ())
+  if isinstance(names, str):
+    raise UserError(f"baselines.names must be a tuple of names, got the string {names!r}")
+  task_name = config.get("task", "classification")
+  specs = []
+  for name in names:
+    factory = BASELINES.get(name)
+    if BASELINES.info(name).task != task_name:
+      fitting = ", ".join(BASELINES.names(task=task_name))
+      raise UserError(f"baseline {name!r} is not for {task_name}; use one of {fitting}")
+    options = section[name].to_dict() if isinstance(section.get(name),
+                                                    ml_collections.ConfigDict) else {}
+    accepted = [p for p in inspect.signature(factory).parameters if p != "random_state"]
+    for field in options:
+      if field not in accepted:
+        raise UserError(f"baseline {name!r} takes no field {field!r}; its fields are "
+                        f"{', '.join(accepted)}")
+    specs.append(BaselineSpec(name=name, options=frozen(options)))
+  return tuple(specs)
+
+
+def sibling_config(config_file: str, name: str) -> ml_collections.ConfigDict:
+  """`get_config()` of the config file `name` beside `config_file` (a config's `__file__`).
+
+  For configs that extend another, e.g. a study over configs/credit.py.
+  """
+  path = os.path.join(os.path.dirname(os.path.abspath(config_file)), name)
+  spec = importlib.util.spec_from_file_location(os.path.splitext(name)[0], path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module.get_config()

@@ -1,0 +1,97 @@
+"""Trials grouped into buckets: one compiled program per bucket.
+
+Floats that `vmap` can carry (the optimizer's float fields, and the model's
+declared `value_fields` such as dropout when the study varies them) travel as
+per-member arrays. Every other field fixes shapes or the program itself, so
+trials that agree on all of those share one bucket, and one compilation
+trains all of their members.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import jax
+import numpy as np
+
+from research import seeding
+from research.registry import MODELS
+
+if TYPE_CHECKING:
+  from research.plan import Trial
+
+
+@dataclasses.dataclass(frozen=True)
+class Bucket:
+  """Trials whose members run in one compiled program.
+
+  Attributes:
+    label: the program's name in logs and chunk files ('members' when a run
+      has a single program).
+    trials: its trials; their members are stacked trial after trial.
+    vmapped_model_fields: model fields that vary per member (as arrays).
+  """
+  label: str
+  trials: tuple["Trial", ...]
+  vmapped_model_fields: tuple[str, ...]
+
+  @property
+  def first(self) -> "Trial":
+    """A trial with every static field of the bucket (shapes, program)."""
+    return self.trials[0]
+
+  @property
+  def num_members(self) -> int:
+    return sum(trial.num_members for trial in self.trials)
+
+  def keys(self, base_seed: int) -> dict[str, jax.Array]:
+    """Every member's keys, trial after trial, stacked over members."""
+    groups = [g for trial in self.trials for g in trial.groups]
+    return seeding.group_keys(groups, base_seed)
+
+  def hparams(self) -> dict[str, dict[str, np.ndarray]]:
+    """Per-member float hyperparameters: `{'optimizer': {...}, 'model': {...}}`."""
+    members = [trial for trial in self.trials for group in trial.groups for _ in group.seeds]
+    return {"optimizer": {name: np.array([t.optimizer.floats[name] for t in members],
+                                         np.float32) for name in members[0].optimizer.floats},
+            "model": {name: np.array([float(t.model.fields[name]) for t in members], np.float32)
+                      for name in self.vmapped_model_fields}}
+
+  def per_trial(self, outputs: Mapping[str, Any]) -> dict[int, dict[str, Any]]:
+    """Splits the bucket's stacked outputs (a nested mapping of arrays) into each
+    trial's members."""
+    ends = np.cumsum([trial.num_members for trial in self.trials])
+    return {trial.index: jax.tree_util.tree_map(lambda a: a[end - trial.num_members:end],
+                                                dict(outputs))
+            for trial, end in zip(self.trials, ends)}
+
+
+def buckets(trials: Sequence["Trial"]) -> list[Bucket]:
+  """Trials grouped by everything but their vmapped floats, in first-seen order."""
+  varied = {path for trial in trials for path in trial.values}
+  grouped: dict[str, list["Trial"]] = {}
+  fields_of: dict[str, tuple[str, ...]] = {}
+  for trial in trials:
+    value_fields = MODELS.info(trial.model.name).value_fields
+    vmapped = tuple(f for f in value_fields if f"model.{f}" in varied and f in trial.model.fields)
+    key = _static_key(trial, vmapped)
+    grouped.setdefault(key, []).append(trial)
+    fields_of[key] = vmapped
+  single = len(grouped) == 1
+  return [Bucket(label="members" if single else f"bucket-{number:03d}", trials=tuple(group),
+                 vmapped_model_fields=fields_of[key])
+          for number, (key, group) in enumerate(grouped.items())]
+
+
+def _static_key(trial: "Trial", vmapped_model_fields: Sequence[str]) -> str:
+  """The trial's config as JSON with its per-member floats blanked out."""
+  static = json.loads(trial.config_json)
+  for name in trial.optimizer.floats:
+    static["optimizer"][name] = "<per member>"
+  model = next(iter(static["models"].values())) if "models" in static else static["model"]
+  for name in vmapped_model_fields:
+    model[name] = "<per member>"
+  return json.dumps(static, sort_keys=True, default=str)

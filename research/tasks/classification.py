@@ -1,0 +1,191 @@
+"""Binary classification of a table (credit scoring): the `classification` task.
+
+Every member draws its own stratified train/test split from its `split` key
+inside the compiled run and fits its preprocessing on its training rows
+(`member_split`); the classical baselines are fitted on exactly the same rows,
+which they get from the same function on the host.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import flax
+import jax
+import jax.numpy as jnp
+import joblib
+import numpy as np
+import optax
+import pandas as pd
+import threadpoolctl
+from absl import logging
+
+from research import metrics, results
+from research.metrics import CLASSIFICATION
+from research.data import TabularData, encode_table, fit_preprocessor, get_loader, stratified_split
+from research.registry import BASELINES, TASKS
+from research.tasks.base import Arrays, BaselineMembers, Task
+from research.train.loop import Batch
+
+
+@dataclasses.dataclass(frozen=True)
+class ClassificationData:
+  """The encoded table and how members split it.
+
+  Attributes:
+    table: the encoded table, shared by all members.
+    test_fraction: the stratified test share of every member's split.
+    source: where the table came from, for messages and the report.
+  """
+  table: TabularData
+  test_fraction: float
+  source: str
+
+  @property
+  def num_train(self) -> int:
+    return self.table.num_train(self.test_fraction)
+
+
+@flax.struct.dataclass
+class MemberSplit:
+  """One member's preprocessed train/test split (see `member_split`)."""
+  x_train: jax.Array
+  y_train: jax.Array
+  x_test: jax.Array
+  y_test: jax.Array
+  test_index: jax.Array
+
+
+def member_split(split_key: jax.Array, data: TabularData, test_fraction: float) -> MemberSplit:
+  """The stratified split drawn from `split_key`, preprocessed as fitted on its train rows.
+
+  The one definition of a member's data: networks call it inside the compiled
+  run and classical baselines call it on the host, so both see the same rows.
+  """
+  features, labels = jnp.asarray(data.features), jnp.asarray(data.labels)
+  train_index, test_index = stratified_split(split_key, data.labels,
+                                             data.test_counts(test_fraction))
+  preprocess = fit_preprocessor(features[train_index], data.numeric)
+  return MemberSplit(x_train=preprocess(features[train_index]), y_train=labels[train_index],
+                     x_test=preprocess(features[test_index]), y_test=labels[test_index],
+                     test_index=test_index)
+
+
+def binary_cross_entropy(params, batch: Batch, dropout_key: jax.Array | None = None, *,
+                         model) -> jax.Array:
+  """Weighted mean sigmoid cross-entropy; weights mask padded examples."""
+  features, labels, weights = batch
+  train = dropout_key is not None
+  logits = model.apply({"params": params}, features, train=train,
+                       rngs={"dropout": dropout_key} if train else None)
+  losses = optax.sigmoid_binary_cross_entropy(logits, labels.astype(logits.dtype))
+  return jnp.sum(losses * weights) / jnp.maximum(jnp.sum(weights), 1.0)
+
+
+class TabularProblem:
+  """The training loop's view of a classification member (`research.train.loop.Problem`)."""
+  full_batch_only = False
+
+  def __init__(self, data: ClassificationData):
+    self.data = data
+    self.num_train = data.num_train
+
+  def member_data(self, keys: Mapping[str, jax.Array]) -> MemberSplit:
+    return member_split(keys["split"], self.data.table, self.data.test_fraction)
+
+  def init_input(self, member: MemberSplit) -> jax.Array:
+    return member.x_train[:1]
+
+  def batch(self, member: MemberSplit, index: jax.Array, weights: jax.Array) -> Batch:
+    return member.x_train[index], member.y_train[index], weights
+
+  def loss(self, params, batch: Batch, dropout_key: jax.Array | None = None, *,
+           model) -> jax.Array:
+    return binary_cross_entropy(params, batch, dropout_key, model=model)
+
+  def eval_loss(self, params, member: MemberSplit, *, model) -> jax.Array:
+    weights = jnp.ones(member.test_index.shape, jnp.float32)
+    return binary_cross_entropy(params, (member.x_test, member.y_test, weights), model=model)
+
+  def predict(self, params, member: MemberSplit, *, model) -> dict[str, jax.Array]:
+    logits = model.apply({"params": params}, member.x_test)
+    return {"test_index": member.test_index, "test_prob": jax.nn.sigmoid(logits)}
+
+
+@TASKS.register("classification")
+class Classification(Task):
+  """Binary classification of a table, scored on each member's own test split."""
+  metrics = tuple(CLASSIFICATION)
+  lower_is_better = frozenset({"log_loss", "brier"})
+  model_input = "tabular"
+  data_fields = {"test_fraction": float}
+  loss_name = "binary cross-entropy (nats)"
+
+  def load(self, data: Mapping[str, Any]) -> ClassificationData:
+    frame = get_loader(data["name"])(**data)
+    source = data.get("path") or data["name"]
+    table = encode_table(frame, source=source, target=data["target"],
+                         positive=data["positive"], drop=tuple(data["drop"]),
+                         max_categories=data["max_categories"])
+    table.test_counts(data["test_fraction"])  # checks the fraction and the class sizes
+    logging.info("Data %s: %d rows, %d features, %.1f%% positive (%r)", source,
+                 table.num_examples, len(table.feature_names), 100 * table.labels.mean(),
+                 table.positive)
+    return ClassificationData(table=table, test_fraction=data["test_fraction"], source=source)
+
+  def describe(self, data: ClassificationData) -> dict[str, Any]:
+    table = data.table
+    return {"source": data.source, "rows": table.num_examples,
+            "features": list(table.feature_names), "positive": table.positive,
+            "summary": f"{data.source}: {table.num_examples} rows, {len(table.feature_names)} "
+                       f"encoded features, positive class {table.positive!r}, test fraction "
+                       f"{data.test_fraction} per seed"}
+
+  def problem(self, data: ClassificationData) -> TabularProblem:
+    return TabularProblem(data)
+
+  def metric_rows(self, predictions: Arrays, data: ClassificationData) -> pd.DataFrame:
+    labels = data.table.labels
+    return pd.DataFrame([metrics.classification_metrics(labels[index], prob) for index, prob in
+                         zip(predictions["test_index"], predictions["test_prob"])])
+
+  def fit_baseline(self, name: str, options: Mapping[str, Any], data: ClassificationData,
+                   members: BaselineMembers) -> Arrays:
+    splits = jax.device_get(jax.jit(jax.vmap(
+        lambda key: member_split(key, data.table, data.test_fraction)))(members.split_keys))
+
+    def fit(member: int) -> tuple[np.ndarray, float]:
+      estimator = BASELINES.get(name)(random_state=int(members.random_states[member]),
+                                      **options)
+      start = time.perf_counter()
+      # OpenMP thread limits are per thread, so set inside the worker thread.
+      with threadpoolctl.threadpool_limits(limits=1):
+        estimator.fit(splits.x_train[member], splits.y_train[member])
+      seconds = time.perf_counter() - start
+      return estimator.predict_proba(splits.x_test[member])[:, 1], seconds
+
+    # Threads, not processes: scikit-learn releases the GIL in its fits, and plugin
+    # baselines registered in this process stay visible. One OpenMP/BLAS thread
+    # per fit: parallelism comes from fitting several at once, not oversubscription.
+    fitted = joblib.Parallel(n_jobs=-1, backend="threading")(
+        joblib.delayed(fit)(member) for member in range(len(members.seeds)))
+    return {"test_index": np.asarray(splits.test_index),
+            "test_prob": np.stack([prob for prob, _ in fitted]),
+            "seconds": np.array([seconds for _, seconds in fitted])}
+
+  def write_files(self, workdir: str, predictions: Mapping[str, tuple[np.ndarray, Arrays]],
+                  data: ClassificationData) -> None:
+    labels = data.table.labels
+    frames = []
+    for label, (seeds, arrays) in predictions.items():
+      index = arrays["test_index"]
+      frames.append(pd.DataFrame({
+          "model": label, "seed": np.repeat(seeds, index.shape[1]), "row": index.ravel(),
+          "label": labels[index].ravel(),
+          "prob": np.asarray(arrays["test_prob"], np.float64).ravel()}))
+    results.write_csv(os.path.join(workdir, results.PREDICTIONS_FILE),
+                      pd.concat(frames, ignore_index=True))

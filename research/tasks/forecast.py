@@ -1,0 +1,180 @@
+"""Forecasting a series with recurrent networks: the `forecast` task.
+
+The split is chronological and the same for every member; members differ in
+initialisation, data order and dropout. Two shapes of problem (see
+`research.data.series`): windows of past values -> the next `horizon` values,
+and day profiles (many-to-many over days, the recurrent state carried from day
+to day). The loss is the mean squared error in scaled units plus the model's
+L1/L2 penalties on its output kernel; metrics are in data units.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+from absl import logging
+
+from research import metrics, results
+from research.metrics import FORECAST
+from research.data.series import SeriesData, load_series
+from research.errors import UserError
+from research.models.dropout import is_concrete
+from research.registry import BASELINES, MODELS, TASKS
+from research.tasks.base import Arrays, BaselineMembers, Task
+from research.train.loop import Batch
+
+
+def squared_error(params, batch: Batch, dropout_key: jax.Array | None = None, *, model,
+                  penalize: bool = True) -> jax.Array:
+  """Weighted mean squared error (+ the output kernel's L1/L2 penalties)."""
+  inputs, targets, weights = batch
+  train = dropout_key is not None
+  pred = model.apply({"params": params}, inputs, train=train,
+                     rngs={"dropout": dropout_key} if train else None)
+  per_example = jnp.mean((pred - targets) ** 2, axis=-1)
+  loss = jnp.sum(per_example * weights) / jnp.maximum(jnp.sum(weights), 1.0)
+  if penalize and not all(is_concrete(v) and v == 0 for v in (model.l1, model.l2)):
+    kernel = params["output"]["kernel"]
+    loss = loss + model.l1 * jnp.sum(jnp.abs(kernel)) + model.l2 * jnp.sum(kernel ** 2)
+  return loss
+
+
+class SeriesProblem:
+  """The training loop's view of a forecasting member (`research.train.loop.Problem`).
+
+  Windows: each example is a window of past values (`[window, 1]`), batched
+  by index. Day profiles: the whole sequence of days is one example, so every
+  step is full batch and the loss is weighted to the training days.
+  """
+
+  def __init__(self, data: SeriesData):
+    values, targets = jnp.asarray(data.values), jnp.asarray(data.targets)
+    self.test_start = data.test_start
+    self.full_batch_only = data.many_to_many
+    if data.many_to_many:
+      self.num_train = 1
+      days = jnp.arange(data.targets.shape[0])
+      self.train_batch = (values[None], targets[None], (days < data.train_count)[None] * 1.0)
+      self.test_batch = (values[None], targets[None], (days >= data.test_start)[None] * 1.0)
+      self.windows = None
+    else:
+      self.num_train = data.train_count
+      offsets = jnp.arange(data.window)
+      self.windows = lambda index: values[index[..., None] + offsets][..., None]
+      self.targets = targets
+      test_index = data.test_start + jnp.arange(data.num_test)
+      self.test_batch = (self.windows(test_index), targets[test_index], jnp.ones(data.num_test))
+
+  def member_data(self, keys: Mapping[str, jax.Array]) -> None:
+    del keys  # every member sees the same series
+
+  def init_input(self, member: None) -> jax.Array:
+    return self.test_batch[0][:1]
+
+  def batch(self, member: None, index: jax.Array, weights: jax.Array) -> Batch:
+    if self.windows is None:
+      return self.train_batch
+    return self.windows(index), self.targets[index], weights
+
+  def loss(self, params, batch: Batch, dropout_key: jax.Array | None = None, *,
+           model) -> jax.Array:
+    return squared_error(params, batch, dropout_key, model=model)
+
+  def eval_loss(self, params, member: None, *, model) -> jax.Array:
+    return squared_error(params, self.test_batch, model=model, penalize=False)
+
+  def predict(self, params, member: None, *, model) -> dict[str, jax.Array]:
+    if self.windows is None:
+      return {"test_pred": model.apply({"params": params},
+                                       self.test_batch[0])[0, self.test_start:]}
+    return {"test_pred": model.apply({"params": params}, self.test_batch[0])}
+
+
+def baseline_inputs(data: SeriesData) -> np.ndarray:
+  """The network's inputs flattened for scikit-learn: windows, or day features."""
+  if data.many_to_many:
+    return data.values
+  return data.values[np.arange(len(data.targets))[:, None] + np.arange(data.window)]
+
+
+@TASKS.register("forecast")
+class Forecast(Task):
+  """Forecasting a series: windows or day profiles, chronological split, data units."""
+  metrics = tuple(FORECAST)
+  lower_is_better = frozenset(set(FORECAST) - {"r2"})
+  model_input = "sequence"
+  data_fields = {"train_fraction": float}
+  loss_name = "MSE (standardised units²)"
+
+  def load(self, data: Mapping[str, Any]) -> SeriesData:
+    return load_series(data)
+
+  def describe(self, data: SeriesData) -> dict[str, Any]:
+    shape = ("day profiles (a day's lagged loads and codes -> its 24 hours)"
+             if data.many_to_many else f"windows of {data.window} past values")
+    return {"source": data.source, "examples": int(len(data.targets)),
+            "train_examples": data.train_count, "outputs": data.num_outputs,
+            "scale_mean": data.mean, "scale_std": data.std,
+            "summary": f"{data.source}: {len(data.targets)} examples ({data.train_count} "
+                       f"train, then test), {data.num_outputs} output(s) each; {shape}"}
+
+  def build_model(self, name: str, fields: Mapping[str, Any], data: SeriesData) -> nn.Module:
+    for shaped in ("outputs", "many_to_many"):
+      if shaped in fields:
+        raise UserError(f"model field {shaped!r} follows from the data; remove it from the config")
+    try:
+      return MODELS.get(name)(outputs=data.num_outputs, many_to_many=data.many_to_many, **fields)
+    except TypeError as e:
+      raise UserError(f"model {name!r}: {e}; fix its config") from None
+
+  def problem(self, data: SeriesData) -> SeriesProblem:
+    return SeriesProblem(data)
+
+  def host_predictions(self, predictions: Arrays, data: SeriesData) -> Arrays:
+    return {"test_pred": predictions["test_pred"] * data.std + data.mean}
+
+  def metric_rows(self, predictions: Arrays, data: SeriesData) -> pd.DataFrame:
+    actual = data.test_actual()
+    return pd.DataFrame([{name: fn(actual, pred) for name, fn in metrics.FORECAST.items()}
+                         for pred in predictions["test_pred"]])
+
+  def fit_baseline(self, name: str, options: Mapping[str, Any], data: SeriesData,
+                   members: BaselineMembers) -> Arrays:
+    inputs = baseline_inputs(data)
+    train_x, train_y = inputs[:data.train_count], data.targets[:data.train_count]
+    test_x = inputs[data.test_start:]
+    predictions, seconds = [], []
+    for random_state in members.random_states:
+      start = time.perf_counter()
+      estimator = BASELINES.get(name)(random_state=int(random_state), **options)
+      estimator.fit(train_x, train_y)
+      seconds.append(time.perf_counter() - start)
+      predictions.append(estimator.predict(test_x).reshape(data.num_test, data.num_outputs))
+    logging.info("Baseline %s fitted for %d seeds in %.1f s", name, len(seconds), sum(seconds))
+    return {"test_pred": np.stack(predictions) * data.std + data.mean,
+            "seconds": np.array(seconds)}
+
+  def fixed_baselines(self, data: SeriesData) -> dict[str, Arrays]:
+    return {name: {"test_pred": forecast[None]} for name, forecast in data.baselines.items()}
+
+  def write_files(self, workdir: str, predictions: Mapping[str, tuple[np.ndarray, Arrays]],
+                  data: SeriesData) -> None:
+    actual = data.test_actual()
+    times = data.target_times[data.test_start:]
+    steps = np.broadcast_to(np.arange(1, actual.shape[1] + 1), actual.shape)
+    if data.many_to_many:
+      steps = np.ones_like(steps)  # each hour is its own target, one day ahead
+    table = pd.concat([pd.DataFrame({
+        "model": label, "timestamp": times.ravel(), "horizon_step": steps.ravel(),
+        "actual": actual.ravel(), "mean": arrays["test_pred"].mean(0).ravel(),
+        "min": arrays["test_pred"].min(0).ravel(), "max": arrays["test_pred"].max(0).ravel()})
+        for label, (_, arrays) in predictions.items()], ignore_index=True)
+    results.write_csv(os.path.join(workdir, results.FORECASTS_FILE), table)
