@@ -67,11 +67,11 @@ def member_rows(label: str, seeds: np.ndarray, metrics: pd.DataFrame, seconds: A
   count = len(seeds)
   frame = pd.concat([pd.DataFrame({"model": label, "seed": np.asarray(seeds, np.int64)}),
                      metrics.reset_index(drop=True)], axis=1)
-  return frame.assign(
-      train_seconds=np.broadcast_to(np.asarray(seconds, np.float64), (count,)),
-      diverged=np.zeros(count, bool) if diverged is None else np.asarray(diverged, bool),
-      diverged_epoch=(np.full(count, -1, np.int64) if diverged_epoch is None
-                      else np.asarray(diverged_epoch, np.int64)))
+  return frame.assign(**dict(zip(results.MEMBER_COLUMNS, (
+      np.broadcast_to(np.asarray(seconds, np.float64), (count,)),
+      np.zeros(count, bool) if diverged is None else np.asarray(diverged, bool),
+      np.full(count, -1, np.int64) if diverged_epoch is None
+      else np.asarray(diverged_epoch, np.int64)))))
 
 
 def collect(plan: "Plan", task: Task, variants: Mapping[int, "Variant"],
@@ -158,10 +158,9 @@ def curves(trials: Sequence[Any], outputs: Mapping[int, Mapping[str, np.ndarray]
     count = len(trial.seeds)
     train_loss = outputs[trial.index]["train_loss"][:count]
     epochs = train_loss.shape[1]
-    frames.append(pd.DataFrame({
-        "model": trial.label, "seed": np.repeat(trial.seeds, epochs),
-        "epoch": np.tile(np.arange(1, epochs + 1), count), "train_loss": train_loss.ravel(),
-        "eval_loss": outputs[trial.index]["eval_loss"][:count].ravel()}))
+    frames.append(pd.DataFrame(dict(zip(results.CURVES_COLUMNS, (
+        trial.label, np.repeat(trial.seeds, epochs), np.tile(np.arange(1, epochs + 1), count),
+        train_loss.ravel(), outputs[trial.index]["eval_loss"][:count].ravel())))))
   return pd.concat(frames, ignore_index=True)
 
 

@@ -27,6 +27,7 @@ import numpy as np
 from tensorboardX import SummaryWriter
 from tensorboardX.summary import hparams
 
+from research import results
 from research.report.files import RunFiles
 from research.trees import leaves, tuples
 
@@ -93,8 +94,7 @@ def _trial_fields(files: RunFiles, model: str, seed: int) -> dict[str, bool | fl
   """The config fields that a study's trial set for this member (trials.csv)."""
   if files.trials is None:
     return {}
-  fixed = {"trial", "model", "seed", "train_seconds", "diverged", "diverged_epoch",
-           *files.metrics}
+  fixed = {"trial", "model", "seed", *results.MEMBER_COLUMNS, *files.metrics}
   rows = files.trials[(files.trials["model"] == model) & (files.trials["seed"] == seed)]
   if rows.empty:
     return {}
