@@ -17,7 +17,7 @@ import ml_collections
 from ml_collections import config_flags
 
 import research
-from research import hosts, pipeline
+from research import hosts, programs, stops
 from research.errors import UserError
 from research.report import terminal
 
@@ -78,15 +78,29 @@ def main(argv):
     logging.set_verbosity(logging.WARNING)  # the progress lines say what the INFO logs would
   config_name = os.path.splitext(os.path.basename(config_file))[0]
   stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-  workdir = _WORKDIR.value or os.path.join("runs", f"{config_name}-{stamp}")
+  # The process id keeps two launches in the same second apart.
+  workdir = _WORKDIR.value or os.path.join("runs", f"{config_name}-{stamp}-{os.getpid()}")
+  plugin_dirs = _PLUGINS.value
+  if flags.FLAGS["plugins"].present:
+    missing = [d for d in plugin_dirs if not os.path.exists(d)]
+    if missing:
+      print(f"error: --plugins names {missing[0]}, which does not exist; pass existing "
+            "folders of .py files", file=sys.stderr)
+      sys.exit(2)
   try:
     if _DRY_RUN.value:
-      print(pipeline.dry_run(config, plugin_dirs=_PLUGINS.value))
+      print(stops.run(lambda: programs.dry_run(config, plugin_dirs=plugin_dirs)))
       return
     hosts.initialize(_COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value)
-    result = research.run_study(config, workdir, plugin_dirs=_PLUGINS.value)
+    result = stops.run(lambda: research.run_study(config, workdir, plugin_dirs=plugin_dirs))
+  except stops.Stopped as e:
+    stops.exit_now(e.signum, workdir, sys.argv)
   except UserError as e:
     print(f"error: {e}", file=sys.stderr)
+    sys.exit(2)
+  except OSError as e:  # e.g. a full disk: what is saved stays valid, nothing half-written
+    print(f"error: {e.strerror or e} ({e.filename or 'a file'}); make room or fix the folder, "
+          "then run the same command again to resume", file=sys.stderr)
     sys.exit(2)
   if result is None:  # a worker of a multi-host run: process 0 reports
     print(f"process {_PROCESS_ID.value}: trained its members; process 0 writes the results")
@@ -105,6 +119,11 @@ def main(argv):
     print()
     print(terminal.format_variance(result.variance, result.metrics[0]))
   print(f"results in {result.workdir}")
+  if result.every_network_diverged():
+    print("error: every network member diverged (a non-finite loss or update), so the "
+          "networks have no results; lower optimizer.learning_rate or check the data, "
+          f"see the diverged columns of {result.workdir}/seeds.csv", file=sys.stderr)
+    sys.exit(1)
 
 
 if __name__ == "__main__":

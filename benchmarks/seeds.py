@@ -70,7 +70,7 @@ from sklearn.metrics import roc_auc_score  # noqa: E402
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from research import metrics, seeding  # noqa: E402
 from research.models.rnn import GATES as RNN_GATES  # noqa: E402
-from research.pipeline import first_program  # noqa: E402
+from research.programs import first_program  # noqa: E402
 from research.plan import sibling_config  # noqa: E402
 from research.tasks.classification import member_split  # noqa: E402
 from research.train import execute, strategies  # noqa: E402

@@ -10,20 +10,20 @@ nothing.
 
 Every process must launch the same programs in the same order. So the workers
 do not look at a workdir themselves: the writer broadcasts what it found there
-(new, resumed or finished, and which chunks are saved) once at the start, and
-every process decides what to train from that. No shared filesystem is needed.
+(`from_writer`: new, resumed or finished, and which chunks it trusts) once at
+the start, and every process decides what to train from that. No shared
+filesystem is needed.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
+from collections.abc import Callable
 from typing import Any
 
 import jax
 import numpy as np
 
-from research import results
 from research.errors import UserError
 
 
@@ -71,29 +71,16 @@ def place(tree: Any, sharding: jax.sharding.Sharding) -> Any:
   return jax.tree_util.tree_map(global_array, tree)
 
 
-@dataclasses.dataclass(frozen=True)
-class WorkdirView:
-  """What the writer found in the workdir at the start: the same on every process.
+def from_writer(compute: Callable[[], Any]) -> Any:
+  """`compute()` as the writer (process 0) finds it, on every process.
 
-  Attributes:
-    state: new, resumed or finished.
-    saved: names of the chunks already saved (`chunks/<name>.npz`).
-  """
-  state: results.WorkdirState
-  saved: frozenset[str]
-
-
-def workdir_view(workdir: str, config: dict[str, Any]) -> WorkdirView:
-  """The writer's view of `workdir` for `config`, broadcast to every process.
-
-  Raises:
-    UserError: the workdir is unusable (on a worker: the writer's reason).
+  `compute` runs on the writer only and returns a JSON value; a `UserError`
+  it raises is raised on every process (on a worker, naming process 0).
   """
   message = {}
   if is_writer():
     try:
-      state = results.check_workdir(workdir, config)
-      message = {"state": state.value, "saved": sorted(results.saved_chunks(workdir))}
+      message = {"value": compute()}
     except UserError as e:
       message = {"error": str(e)}
   message = _broadcast_json(message)
@@ -101,7 +88,7 @@ def workdir_view(workdir: str, config: dict[str, Any]) -> WorkdirView:
     if is_writer():
       raise UserError(message["error"])
     raise UserError(f"process 0 refused the run: {message['error']}")
-  return WorkdirView(results.WorkdirState(message["state"]), frozenset(message["saved"]))
+  return message["value"]
 
 
 def _broadcast_json(value: Any) -> Any:

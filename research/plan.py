@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
-import inspect
 import json
 import os
 import types
@@ -22,26 +21,15 @@ import ml_collections
 import numpy as np
 from absl import logging
 
-from research import seeding
+from research import checks, seeding
 from research.errors import UserError
 from research.optim import OptimizerSpec
-from research.registry import BASELINES, MODELS
+from research.registry import MODELS
 from research.study import buckets as study_buckets
 from research.study import space
 from research.tasks import Task, get_task
 from research.train import strategies
 from research.trees import tuples
-
-# field -> (type, lowest allowed value); bool is rejected where int is asked.
-COMMON_FIELDS = {
-    "num_seeds": (int, 1),
-    "seed": (int, 0),
-    "chunk_size": (int, 0),
-    "train.epochs": (int, 1),
-    "train.batch_size": (int, 0),
-    "train.vmap_size": (int, 1),
-}
-
 
 def frozen(mapping: Mapping[str, Any]) -> Mapping[str, Any]:
   """A read-only view of a copy of `mapping`."""
@@ -166,7 +154,7 @@ def make_plan(config: ml_collections.ConfigDict) -> Plan:
     UserError: the first problem found, naming the field and the fix.
   """
   task = get_task(config.get("task", "classification"))
-  _check_fields(config, task)
+  checks.check_fields(config, task)
   variance = config.get("variance") or ml_collections.ConfigDict()
   sources, extra = tuple(variance.get("sources", ())), variance.get("num_seeds", 0)
   groups = seeding.member_groups(config.seed, config.num_seeds, config.vary, sources, extra)
@@ -186,7 +174,9 @@ def make_plan(config: ml_collections.ConfigDict) -> Plan:
   return Plan(
       task=config.get("task", "classification"), seed=config.seed, num_seeds=config.num_seeds,
       vary=tuple(config.vary), trials=trials,
-      buckets=tuple(study_buckets.buckets(trials)), baselines=_baselines(config, task),
+      buckets=tuple(study_buckets.buckets(trials)),
+      baselines=tuple(BaselineSpec(name, frozen(options))
+                      for name, options in checks.check_baselines(config)),
       study=study, chunk_size=config.chunk_size,
       strategy=strategies.resolve(config.train.members, task.model_input),
       vmap_size=config.train.vmap_size, progress=bool(config.get("progress", True)),
@@ -214,71 +204,6 @@ def _trial(index: int, point: space.Point, groups: Sequence[seeding.MemberGroup]
                train=TrainSpec(epochs=config.train.epochs, batch_size=config.train.batch_size),
                data=frozen(config.data.to_dict()), groups=tuple(groups),
                config_json=json.dumps(config.to_dict(), sort_keys=True, default=str))
-
-
-def _lookup(config: ml_collections.ConfigDict, dotted: str) -> Any:
-  value = config
-  for part in dotted.split("."):
-    if part not in value:
-      raise UserError(f"config has no field {dotted!r}; add it to the config file "
-                      f"(see configs/credit.py)")
-    value = value[part]
-  return value
-
-
-def _check_fields(config: ml_collections.ConfigDict, task: Task) -> None:
-  """Types and ranges of the fields every run needs, and its names and sources."""
-  fields = {**COMMON_FIELDS, **{f"data.{name}": (kind, None)
-                                for name, kind in task.data_fields.items()}}
-  for dotted, (kind, lowest) in fields.items():
-    value = _lookup(config, dotted)
-    if isinstance(value, bool) or not isinstance(value, (int, float) if kind is float else int):
-      raise UserError(f"{dotted} must be {'a number' if kind is float else 'an integer'}, "
-                      f"got {value!r}; e.g. --config.{dotted}=" + ("0.25" if kind is float else "8"))
-    if lowest is not None and value < lowest:
-      raise UserError(f"{dotted} must be at least {lowest}, got {value}")
-  if (2**31 - 1) - config.seed < config.num_seeds:
-    raise UserError(f"seed + num_seeds must stay below 2**31, got seed={config.seed}")
-  for dotted in ("data.name", "optimizer.name"):
-    if not isinstance(_lookup(config, dotted), str):
-      raise UserError(f"{dotted} must be a string, got {_lookup(config, dotted)!r}")
-  if "models" in config and "model" in config:
-    raise UserError("the config has both model and models; keep one (models for several)")
-  if "models" in config:
-    models = config.models
-    if not isinstance(models, ml_collections.ConfigDict) or not models:
-      raise UserError("models must name at least one model: models.<label>.name = 'lstm'")
-    for label, fields in models.items():
-      if not isinstance(fields, ml_collections.ConfigDict) or "name" not in fields:
-        raise UserError(f"models.{label} needs a 'name' field naming a registered model")
-  elif not isinstance(_lookup(config, "model.name"), str):
-    raise UserError(f"model.name must be a string, got {config.model.name!r}")
-  seeding.check_vary(_lookup(config, "vary"))
-  strategies.resolve(_lookup(config, "train.members"), task.model_input)
-
-
-def _baselines(config: ml_collections.ConfigDict, task: Task) -> tuple[BaselineSpec, ...]:
-  """`config.baselines.names` with their fields, each checked against its factory."""
-  section = config.get("baselines") or ml_collections.ConfigDict()
-  names = section.get("names", ())
-  if isinstance(names, str):
-    raise UserError(f"baselines.names must be a tuple of names, got the string {names!r}")
-  task_name = config.get("task", "classification")
-  specs = []
-  for name in names:
-    factory = BASELINES.get(name)
-    if BASELINES.info(name).task != task_name:
-      fitting = ", ".join(BASELINES.names(task=task_name))
-      raise UserError(f"baseline {name!r} is not for {task_name}; use one of {fitting}")
-    options = section[name].to_dict() if isinstance(section.get(name),
-                                                    ml_collections.ConfigDict) else {}
-    accepted = [p for p in inspect.signature(factory).parameters if p != "random_state"]
-    for field in options:
-      if field not in accepted:
-        raise UserError(f"baseline {name!r} takes no field {field!r}; its fields are "
-                        f"{', '.join(accepted)}")
-    specs.append(BaselineSpec(name=name, options=frozen(options)))
-  return tuple(specs)
 
 
 def sibling_config(config_file: str, name: str) -> ml_collections.ConfigDict:

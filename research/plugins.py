@@ -80,6 +80,10 @@ def _import_file(path: str) -> bool:
   except UserError as e:
     del sys.modules[module_name]
     raise UserError(f"plugin {path}: {e}") from e
+  except SystemExit as e:
+    del sys.modules[module_name]
+    raise UserError(f"plugin {path} called sys.exit({e.code!r}) while being imported; a "
+                    "plugin must only register things: fix or remove the file") from None
   except Exception as e:  # pylint: disable=broad-except
     del sys.modules[module_name]
     raise UserError(f"plugin {path} failed to import: {type(e).__name__}: "

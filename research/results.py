@@ -7,7 +7,6 @@ complete new one, never half of it.
 from __future__ import annotations
 
 import dataclasses
-import enum
 import json
 import os
 import tempfile
@@ -17,7 +16,6 @@ from typing import IO, Any
 import numpy as np
 import pandas as pd
 
-from research.errors import UserError
 
 CONFIG_FILE = "config.json"
 SEEDS_FILE = "seeds.csv"
@@ -55,6 +53,7 @@ class RunResult:
   Attributes:
     metrics: the task's metrics, the headline first; `lower_is_better` those
       where lower is better.
+    networks: the models that trained (the trials), as opposed to baselines.
     resumed_finished: the run had finished before, and was read from its files.
     ranking: a study's trials, best first (None without a study).
   """
@@ -65,8 +64,14 @@ class RunResult:
   variance: pd.DataFrame
   metrics: tuple[str, ...]
   lower_is_better: frozenset[str]
+  networks: tuple[str, ...] = ()
   resumed_finished: bool = False
   ranking: pd.DataFrame | None = None
+
+  def every_network_diverged(self) -> bool:
+    """Whether no network member finished with finite numbers (the statistics are empty)."""
+    rows = self.seeds[self.seeds["model"].isin(self.networks)]
+    return bool(len(rows)) and bool(rows["diverged"].astype(bool).all())
 
 
 def read_result(workdir: str) -> RunResult:
@@ -77,11 +82,13 @@ def read_result(workdir: str) -> RunResult:
   with open(path(RUN_FILE)) as file:
     run = json.load(file)
   ranking = optional(RANKING_FILE, RANKING_COLUMNS)
+  curves = optional(CURVES_FILE, CURVES_COLUMNS)
   return RunResult(
       workdir=workdir, seeds=pd.read_csv(path(SEEDS_FILE)),
       summary=pd.read_csv(path(SUMMARY_FILE)), comparison=pd.read_csv(path(COMPARISON_FILE)),
       variance=optional(VARIANCE_FILE, VARIANCE_COLUMNS), metrics=tuple(run["metrics"]),
-      lower_is_better=frozenset(run["lower_is_better"]), resumed_finished=True,
+      lower_is_better=frozenset(run["lower_is_better"]),
+      networks=tuple(dict.fromkeys(curves["model"])), resumed_finished=True,
       ranking=ranking if len(ranking) else None)
 
 
@@ -94,16 +101,32 @@ def software_versions() -> dict[str, str]:
           "scikit-learn": sklearn.__version__, "python": platform.python_version()}
 
 
+# Temp files of unfinished writes start with this, a name only this tool uses: a
+# resumed run removes those a killed one left, and never touches anything else.
+TEMP_PREFIX = ".research-tmp-"
+
+
+def _umask() -> int:
+  mask = os.umask(0o022)
+  os.umask(mask)
+  return mask
+
+
+# Files get the permissions of any file the user creates (mkstemp's are 0600).
+_FILE_MODE = 0o666 & ~_umask()
+
+
 def write_atomic(path: str, write: Callable[[IO], Any], binary: bool = False) -> None:
   """Calls `write(file)` on a temp file beside `path`, then renames it over `path`."""
   folder = os.path.dirname(os.path.abspath(path))
-  handle, temp_path = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.",
-                                       suffix=".tmp")
+  handle, temp_path = tempfile.mkstemp(dir=folder, suffix=".tmp",
+                                       prefix=f"{TEMP_PREFIX}{os.path.basename(path)}.")
   try:
     with os.fdopen(handle, "wb") if binary else os.fdopen(handle, "w", newline="") as file:
       write(file)
       file.flush()
       os.fsync(file.fileno())
+    os.chmod(temp_path, _FILE_MODE)
     os.replace(temp_path, path)
   except BaseException:
     if os.path.exists(temp_path):
@@ -133,92 +156,3 @@ def read_arrays(path: str) -> dict[str, np.ndarray]:
 def chunk_path(workdir: str, name: str) -> str:
   """Where the chunk `name` of a run in `workdir` is saved: `chunks/<name>.npz`."""
   return os.path.join(workdir, CHUNKS_DIR, f"{name}.npz")
-
-
-def saved_chunks(workdir: str) -> frozenset[str]:
-  """Names of the chunks saved in `workdir` (none if it has no chunk folder)."""
-  folder = os.path.join(workdir, CHUNKS_DIR)
-  names = os.listdir(folder) if os.path.isdir(folder) else ()
-  return frozenset(name[:-len(".npz")] for name in names if name.endswith(".npz"))
-
-
-def saved_arrays(workdir: str, name: str,
-                 compute: Callable[[], dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
-  """`chunks/<name>.npz` if a run saved it already, else `compute()`, saved first.
-
-  The unit of resumption: work whose result is saved here is never redone.
-  """
-  path = chunk_path(workdir, name)
-  if not os.path.exists(path):
-    write_arrays(path, compute())
-  return read_arrays(path)
-
-
-class WorkdirState(enum.Enum):
-  NEW = "new"  # nothing there yet
-  RESUME = "resume"  # the same config was started there and did not finish
-  FINISHED = "finished"  # the same config finished there
-
-
-def check_workdir(workdir: str, config: dict[str, Any]) -> WorkdirState:
-  """What `workdir` holds for `config`; reads only, creates nothing.
-
-  Raises:
-    UserError: the folder is a file, or holds a run of another config.
-  """
-  if os.path.exists(workdir) and not os.path.isdir(workdir):
-    raise UserError(f"--workdir {workdir} is a file; pass a folder")
-  config_path = os.path.join(workdir, CONFIG_FILE)
-  if not os.path.exists(config_path):
-    if os.path.exists(os.path.join(workdir, SEEDS_FILE)):
-      raise UserError(f"--workdir {workdir} holds results but no {CONFIG_FILE}; "
-                      "pass a new --workdir")
-    return WorkdirState.NEW
-  with open(config_path) as file:
-    saved = _without_display(json.load(file))
-  wanted = _without_display(_as_json(config))
-  if saved != wanted:
-    field = _first_difference(saved, wanted)
-    raise UserError(f"--workdir {workdir} holds a run of another config ({field}); "
-                    "rerun with the same config to resume it, or pass a new --workdir")
-  finished = os.path.exists(os.path.join(workdir, SEEDS_FILE))
-  return WorkdirState.FINISHED if finished else WorkdirState.RESUME
-
-
-def start_workdir(workdir: str, config: dict[str, Any]) -> None:
-  """Creates `workdir` and its chunk folder, and saves the config once.
-
-  Temp files left by writes that a killed run never finished are removed.
-  """
-  os.makedirs(os.path.join(workdir, CHUNKS_DIR), exist_ok=True)
-  for folder in (workdir, os.path.join(workdir, CHUNKS_DIR)):
-    for name in os.listdir(folder):
-      if name.startswith(".") and name.endswith(".tmp"):
-        os.unlink(os.path.join(folder, name))
-  if not os.path.exists(os.path.join(workdir, CONFIG_FILE)):
-    write_json(os.path.join(workdir, CONFIG_FILE), config)
-
-
-# Fields that change what is shown, not what is computed: a run resumes across them.
-DISPLAY_FIELDS = ("progress", "report")
-
-
-def _without_display(config: dict[str, Any]) -> dict[str, Any]:
-  return {k: v for k, v in config.items() if k not in DISPLAY_FIELDS}
-
-
-def _as_json(value: Any) -> Any:
-  return json.loads(json.dumps(value, sort_keys=True, default=str))
-
-
-def _first_difference(saved: Any, wanted: Any, prefix: str = "") -> str:
-  if isinstance(saved, dict) and isinstance(wanted, dict):
-    for key in sorted(set(saved) | set(wanted)):
-      if saved.get(key, _MISSING) != wanted.get(key, _MISSING):
-        return _first_difference(saved.get(key, _MISSING), wanted.get(key, _MISSING),
-                                 f"{prefix}{key}.")
-  shown = lambda v: "absent" if v is _MISSING else json.dumps(v)
-  return f"{prefix.rstrip('.')}: {shown(saved)} there, {shown(wanted)} now"
-
-
-_MISSING = object()

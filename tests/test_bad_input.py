@@ -90,6 +90,20 @@ CASES = {  # name: (setup giving extra flags, pattern the error line must match)
     "plugin_registers_existing_name": (
         _plugin("from research.registry import MODELS\nMODELS.register('mlp')(object)\n"),
         "mine.py: model 'mlp' is registered twice"),
+    "plugin_exits": (_plugin("import sys\nsys.exit(3)\n"),
+                     r"mine.py called sys.exit\(3\) while being imported"),
+    "missing_plugin_folder": (lambda tmp_path: [f"--plugins={tmp_path / 'nowhere'}"],
+                              "--plugins names .*nowhere, which does not exist"),
+    "infinite_learning_rate": (_flags("--config.optimizer.learning_rate=inf"),
+                               "optimizer.learning_rate must be a finite number, got inf"),
+    "nan_test_fraction": (_flags("--config.data.test_fraction=nan"),
+                          "data.test_fraction must be a finite number"),
+    "numbers_with_stray_text": (
+        _csv(_frame(income=lambda n: [str(i) if i % 20 else "?" for i in range(n)])),
+        r"column 'income' of .* holds numbers except 2 value\(s\) \('\?'\)"),
+    "label_with_a_trailing_space": (
+        _csv(_frame(y=lambda n: ["good", "good ", "bad"] * (n // 3) + ["bad"] * (n % 3))),
+        r"has 3 class\(es\) \('bad', 'good', 'good '\)"),
 }
 
 
@@ -123,6 +137,12 @@ WIND_CASES = {
                              "value column 'Power' is not in"),
     "wind_without_a_file": (lambda tmp_path: list(WIND_TINY_FLAGS),
                             "this study needs a CSV series: pass --config.data.path"),
+    "nan_train_fraction": (_wind(600, None, "--config.data.train_fraction=nan"),
+                           "data.train_fraction must be a finite number"),
+    "day_profile_with_a_batch_size": (
+        lambda tmp_path: ["--config=configs/load.py", "--config.num_seeds=2",
+                          "--config.train.batch_size=32"],
+        "train.batch_size=32 would be ignored; set --config.train.batch_size=0"),
 }
 CASES.update(WIND_CASES)
 
@@ -155,5 +175,16 @@ def test_results_without_a_config_are_not_overwritten(tmp_path):
   workdir.mkdir()
   (workdir / "seeds.csv").write_text("model,seed\n")
   result = launch("--config=configs/credit.py", f"--workdir={workdir}", *TINY_FLAGS)
-  assert result.returncode == 2 and "holds results but no config.json" in result.stderr
+  assert result.returncode == 2 and "holds no run of this tool (no config.json)" in result.stderr
   assert (workdir / "seeds.csv").read_text() == "model,seed\n"
+
+
+def test_a_semicolon_separated_csv_is_read(tmp_path):
+  frame = _frame(200).assign(x2=lambda f: f["x"] * 2)
+  frame.to_csv(tmp_path / "bank.csv", sep=";", index=False)
+  result = launch("--config=configs/credit.py", *TINY_FLAGS, "--config.data.name=csv",
+                  f"--config.data.path={tmp_path / 'bank.csv'}", "--config.data.target=y",
+                  "--config.data.positive=1", "--config.train.batch_size=64",
+                  f"--workdir={tmp_path / 'run'}")
+  assert result.returncode == 0, result.stderr[-2000:]
+  assert "reading columns separated by ';'" in result.stderr

@@ -12,7 +12,9 @@ from sklearn import metrics as skm
 import research.models  # noqa: F401
 from research import metrics, optim
 from research.data import get_loader
-from research.data.series import LAGS, clean_series, day_profile_data, window_data
+from research.data.day_profiles import LAGS, day_profile_data
+from research.data.series import clean_series
+from research.data.windows import window_data
 from research.errors import UserError
 from research.plan import make_plan
 from research.plugins import load_plugins
@@ -51,10 +53,11 @@ def _series(values, times=None):
   return pd.DataFrame({"dt": times, "MW": values})
 
 
-def test_clean_series_sorts_interpolates_and_refuses_duplicates():
+def test_clean_series_sorts_keeps_gaps_and_refuses_duplicates():
   frame = _series([1.0, np.nan, 3.0, 4.0]).iloc[[1, 0, 2, 3]]
   tidy = clean_series(frame, source="w.csv", value_column="MW", time_column="dt")
-  assert tidy["value"].tolist() == [1.0, 2.0, 3.0, 4.0] and tidy["time"].is_monotonic_increasing
+  assert tidy["value"].tolist()[::2] == [1.0, 3.0] and np.isnan(tidy["value"][1])  # not filled
+  assert tidy["time"].is_monotonic_increasing
   duplicated = _series([1.0, 2.0, 3.0], pd.to_datetime(["2024-01-01"] * 2 + ["2024-01-02"]))
   with pytest.raises(UserError, match="1 duplicated timestamps"):
     clean_series(duplicated, source="w.csv", value_column="MW", time_column="dt")
@@ -78,8 +81,9 @@ def test_windows_scaling_and_naive_baselines():
   data = window_data(tidy, source="s", window=5, horizon=2, train_fraction=0.8, season=10)
   train_part = values[:80]
   assert data.mean == pytest.approx(train_part.mean()) and data.std == pytest.approx(train_part.std())
-  assert data.targets.shape == (94, 2) and data.train_count == 74  # targets end by index 80
-  assert data.test_start == 75 and data.num_test == 19  # example 74 straddles the split
+  # Training targets end by index 80; the example straddling the split is in neither part.
+  assert data.targets.shape == (93, 2) and data.train_count == 74
+  assert data.test_start == 74 and data.num_test == 19
   np.testing.assert_allclose(data.test_actual()[0], [90, 91])  # values at indices 80, 81
   np.testing.assert_allclose(data.baselines["persistence"][0], [89, 89])
   np.testing.assert_allclose(data.baselines["seasonal_naive"][0], [80, 81])

@@ -14,7 +14,7 @@ import pytest
 import research
 from research.errors import UserError
 from research.train import execute, strategies
-from research.pipeline import first_program
+from research.programs import first_program
 from tests.conftest import ROOT, tiny_credit_config
 
 METRICS = ["auc", "accuracy", "log_loss", "brier"]
@@ -33,7 +33,7 @@ def test_every_strategy_gives_the_same_members():
   train, keys, hparams, _ = first_program(tiny_credit_config(num_seeds=5))
   outputs = {}
   for strategy in ("vmap", "map", "chunked"):  # chunked: groups of 2, and a remainder of 1
-    job = execute.MemberJob("members", train, keys, hparams, strategy, 2)
+    job = execute.MemberJob("members", train, keys, hparams, np.arange(5), strategy, 2)
     compiled = execute.compile_members(job)
     outputs[strategy] = jax.device_get(compiled.train(job.keys, job.hparams)).predictions
   for strategy in ("map", "chunked"):

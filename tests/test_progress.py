@@ -6,7 +6,7 @@ import jax
 import numpy as np
 
 from research.progress import Progress
-from research.pipeline import first_program
+from research.programs import first_program
 from tests.conftest import tiny_credit_config
 
 

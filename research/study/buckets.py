@@ -47,6 +47,11 @@ class Bucket:
   def num_members(self) -> int:
     return sum(trial.num_members for trial in self.trials)
 
+  @property
+  def seeds(self) -> np.ndarray:
+    """Every member's seed, trial after trial, group after group."""
+    return np.concatenate([g.seeds for trial in self.trials for g in trial.groups])
+
   def keys(self, base_seed: int) -> dict[str, jax.Array]:
     """Every member's keys, trial after trial, stacked over members."""
     groups = [g for trial in self.trials for g in trial.groups]

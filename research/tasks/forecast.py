@@ -61,14 +61,17 @@ class SeriesProblem:
     self.full_batch_only = data.many_to_many
     if data.many_to_many:
       self.num_train = 1
-      days = jnp.arange(data.targets.shape[0])
-      self.train_batch = (values[None], targets[None], (days < data.train_count)[None] * 1.0)
-      self.test_batch = (values[None], targets[None], (days >= data.test_start)[None] * 1.0)
+      days = np.arange(data.targets.shape[0])
+      trained = jnp.asarray((days < data.train_count) & data.usable)
+      tested = jnp.asarray((days >= data.test_start) & data.usable)
+      self.train_batch = (values[None], targets[None], trained[None] * 1.0)
+      self.test_batch = (values[None], targets[None], tested[None] * 1.0)
       self.windows = None
     else:
       self.num_train = data.train_count
       offsets = jnp.arange(data.window)
-      self.windows = lambda index: values[index[..., None] + offsets][..., None]
+      first_inputs = jnp.asarray(data.starts - data.window)
+      self.windows = lambda index: values[first_inputs[index][..., None] + offsets][..., None]
       self.targets = targets
       test_index = data.test_start + jnp.arange(data.num_test)
       self.test_batch = (self.windows(test_index), targets[test_index], jnp.ones(data.num_test))
@@ -96,13 +99,6 @@ class SeriesProblem:
       return {"test_pred": model.apply({"params": params},
                                        self.test_batch[0])[0, self.test_start:]}
     return {"test_pred": model.apply({"params": params}, self.test_batch[0])}
-
-
-def baseline_inputs(data: SeriesData) -> np.ndarray:
-  """The network's inputs flattened for scikit-learn: windows, or day features."""
-  if data.many_to_many:
-    return data.values
-  return data.values[np.arange(len(data.targets))[:, None] + np.arange(data.window)]
 
 
 @TASKS.register("forecast")
@@ -139,7 +135,7 @@ class Forecast(Task):
     return SeriesProblem(data)
 
   def host_predictions(self, predictions: Arrays, data: SeriesData) -> Arrays:
-    return {"test_pred": predictions["test_pred"] * data.std + data.mean}
+    return {"test_pred": data.scored_rows(predictions["test_pred"] * data.std + data.mean)}
 
   def metric_rows(self, predictions: Arrays, data: SeriesData) -> pd.DataFrame:
     actual = data.test_actual()
@@ -148,8 +144,8 @@ class Forecast(Task):
 
   def fit_baseline(self, name: str, options: Mapping[str, Any], data: SeriesData,
                    members: BaselineMembers) -> Arrays:
-    inputs = baseline_inputs(data)
-    train_x, train_y = inputs[:data.train_count], data.targets[:data.train_count]
+    inputs, trained = data.example_inputs(), data.usable[:data.train_count]
+    train_x, train_y = inputs[:data.train_count][trained], data.targets[:data.train_count][trained]
     test_x = inputs[data.test_start:]
     predictions, seconds = [], []
     for random_state in members.random_states:
@@ -159,16 +155,17 @@ class Forecast(Task):
       seconds.append(time.perf_counter() - start)
       predictions.append(estimator.predict(test_x).reshape(data.num_test, data.num_outputs))
     logging.info("Baseline %s fitted for %d seeds in %.1f s", name, len(seconds), sum(seconds))
-    return {"test_pred": np.stack(predictions) * data.std + data.mean,
+    return {"test_pred": data.scored_rows(np.stack(predictions) * data.std + data.mean),
             "seconds": np.array(seconds)}
 
   def fixed_baselines(self, data: SeriesData) -> dict[str, Arrays]:
-    return {name: {"test_pred": forecast[None]} for name, forecast in data.baselines.items()}
+    return {name: {"test_pred": data.scored_rows(forecast[None])}
+            for name, forecast in data.baselines.items()}
 
   def write_files(self, workdir: str, predictions: Mapping[str, tuple[np.ndarray, Arrays]],
                   data: SeriesData) -> None:
     actual = data.test_actual()
-    times = data.target_times[data.test_start:]
+    times = data.test_times()
     steps = np.broadcast_to(np.arange(1, actual.shape[1] + 1), actual.shape)
     if data.many_to_many:
       steps = np.ones_like(steps)  # each hour is its own target, one day ahead

@@ -2,12 +2,12 @@
 
 All chunks have the same size (the last is padded with copies of its final
 member, whose outputs are dropped), so each program compiles once. A chunk's
-raw outputs go to `chunks/<label>-<start>-<end>.npz` atomically; a resumed run
-loads the chunks that were saved when it started (`saved`, the same on every
-process of a multi-host run) and trains only the rest, so killing a run loses
-at most the chunk in flight. Only the writer process saves and loads chunks.
-A study with several programs (shape buckets) compiles the next one on a
-second thread while the current one trains.
+raw outputs go to a `ChunkStore` (the run folder: `research.workdir.RunFolder`)
+under `<label>-<start>-<end>`; a resumed run loads the chunks the store holds
+(`saved`, the same on every process of a multi-host run) and trains only the
+rest, so killing a run loses at most the chunk in flight. Only the writer
+process's store keeps anything. A study with several programs (shape
+buckets) compiles the next one on a second thread while the current one trains.
 """
 
 from __future__ import annotations
@@ -16,15 +16,39 @@ import concurrent.futures
 import dataclasses
 import time
 from collections.abc import Callable, Mapping, Sequence, Set
+from typing import Protocol
 
 import jax
 import numpy as np
 from absl import logging
 
-from research import hosts, results
+from research import hosts
+from research.errors import UserError
+from research.progress import Progress
 from research.train import strategies
 from research.train.loop import flat_arrays
-from research.progress import Progress
+
+
+class ChunkStore(Protocol):
+  """Where chunks are saved: `saved` names, `load(name)`, `save(name, arrays, seeds)`."""
+  saved: Set[str]
+
+  def load(self, name: str) -> dict[str, np.ndarray]: ...
+
+  def save(self, name: str, arrays: Mapping[str, np.ndarray], seeds: Sequence[int]) -> None: ...
+
+
+@dataclasses.dataclass
+class TrainOnly:
+  """The store of a worker process in a multi-host run: it knows what the writer
+  has saved, and keeps nothing itself."""
+  saved: Set[str]
+
+  def load(self, name: str) -> None:
+    del name
+
+  def save(self, name: str, arrays: Mapping[str, np.ndarray], seeds: Sequence[int]) -> None:
+    del name, arrays, seeds
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,6 +64,7 @@ class CompiledMembers:
     compile_seconds: the compilation's wall time.
     memory_bytes: XLA's estimate of the memory one call needs on a device
       (arguments, outputs and temporaries).
+    output_bytes: the size of one member's outputs (what a saved chunk holds).
   """
   train: Callable
   chunk_size: int
@@ -47,6 +72,7 @@ class CompiledMembers:
   num_members: int
   compile_seconds: float
   memory_bytes: int = 0
+  output_bytes: int = 0
 
   def chunks(self) -> list[tuple[int, int]]:
     return chunk_bounds(self.num_members, self.chunk_size)
@@ -60,17 +86,23 @@ def chunk_bounds(num_members: int, chunk_size: int) -> list[tuple[int, int]]:
 
 @dataclasses.dataclass(frozen=True)
 class MemberJob:
-  """One program's members: `train` with their keys and hyperparameters."""
+  """One program's members: `train` with their keys, hyperparameters and seeds."""
   label: str
   train: Callable
   keys: Mapping[str, jax.Array]
   hparams: Mapping[str, object]
+  seeds: np.ndarray
   strategy: str = "vmap"  # a concrete strategy (`strategies.resolve`): vmap, map or chunked
   vmap_size: int = 8  # members per vmap group for `chunked`
 
   @property
   def num_members(self) -> int:
-    return len(next(iter(self.keys.values())))
+    return len(self.seeds)
+
+  def chunk_seeds(self, chunk_size: int) -> dict[str, list[int]]:
+    """The name of each of its chunks, with the seeds of the members in it."""
+    return {chunk_name(start, end, self.label): [int(s) for s in self.seeds[start:end]]
+            for start, end in chunk_bounds(self.num_members, chunk_size)}
 
 
 def compile_members(job: MemberJob, chunk_size: int = 0, progress: Progress | None = None,
@@ -78,6 +110,9 @@ def compile_members(job: MemberJob, chunk_size: int = 0, progress: Progress | No
   """Compiles `job`'s program for chunks of `chunk_size` members (0: all at once).
 
   The members of a chunk are spread over `devices` (default: all of them).
+
+  Raises:
+    UserError: a chunk would need more memory than the devices have.
   """
   size = min(chunk_size, job.num_members) if chunk_size > 0 else job.num_members
   device_mesh = strategies.mesh(devices)
@@ -94,9 +129,14 @@ def compile_members(job: MemberJob, chunk_size: int = 0, progress: Progress | No
                width, job.strategy, device_mesh.size if device_mesh else 1, seconds)
   if progress:
     progress.done(f"{job.label}: compiled in {seconds:.1f} s")
+  devices = device_mesh.size if device_mesh else 1
+  needed = memory_bytes(compiled)
+  check_memory(job.label, needed, size, devices)
+  outputs = getattr(compiled.memory_analysis(), "output_size_in_bytes", 0) or 0
   return CompiledMembers(train=lambda keys, hparams: compiled(place(keys), place(hparams)),
                          chunk_size=size, width=width, num_members=job.num_members,
-                         compile_seconds=seconds, memory_bytes=memory_bytes(compiled))
+                         compile_seconds=seconds, memory_bytes=needed,
+                         output_bytes=int(outputs * devices / width))
 
 
 def memory_bytes(compiled: jax.stages.Compiled) -> int:
@@ -106,8 +146,40 @@ def memory_bytes(compiled: jax.stages.Compiled) -> int:
       "argument_size_in_bytes", "output_size_in_bytes", "temp_size_in_bytes")))
 
 
+def available_memory() -> tuple[int, bool] | None:
+  """Bytes free for one program, and whether that is per device (accelerators) rather
+  than shared by all devices (host memory); None when unknown."""
+  device = jax.devices()[0]
+  if device.platform != "cpu":
+    stats = device.memory_stats() or {}
+    if "bytes_limit" in stats:
+      return int(stats["bytes_limit"] - stats.get("bytes_in_use", 0)), True
+    return None
+  try:
+    with open("/proc/meminfo") as file:
+      fields = dict(line.split(":", 1) for line in file)
+    return int(fields["MemAvailable"].split()[0]) * 1024, False
+  except (OSError, KeyError, ValueError):
+    return None
+
+
+def check_memory(label: str, per_device: int, chunk_size: int, num_devices: int) -> None:
+  """Refuses a program whose chunk needs more memory than there is, suggesting a chunk size."""
+  free = available_memory()
+  if free is None or per_device == 0:
+    return
+  limit, is_per_device = free
+  needed = per_device if is_per_device else per_device * num_devices
+  if needed <= 0.9 * limit:
+    return
+  fitting = max(1, int(chunk_size * 0.8 * limit / needed) // num_devices * num_devices)
+  raise UserError(f"program {label} needs {needed / 2**30:.1f} GiB for chunks of {chunk_size} "
+                  f"members, more than the {limit / 2**30:.1f} GiB free; set "
+                  f"--config.chunk_size={fitting} (or fewer)")
+
+
 def chunk_name(start: int, end: int, label: str = "members") -> str:
-  """The saved chunk's name under `chunks/` (without `.npz`)."""
+  """The saved chunk's name (without `.npz`)."""
   return f"{label}-{start:06d}-{end:06d}"
 
 
@@ -122,51 +194,50 @@ def compile_first(jobs: Sequence[MemberJob], saved: Set[str], chunk_size: int,
 
 def is_saved(job: MemberJob, saved: Set[str], chunk_size: int) -> bool:
   """Whether every chunk of `job` is among the `saved` chunk names (nothing to compile)."""
-  return all(chunk_name(start, end, job.label) in saved
-             for start, end in chunk_bounds(job.num_members, chunk_size))
+  return all(name in saved for name in job.chunk_seeds(chunk_size))
 
 
-def run_jobs(jobs: Sequence[MemberJob], workdir: str, saved: Set[str], chunk_size: int,
+def run_jobs(jobs: Sequence[MemberJob], store: ChunkStore, chunk_size: int,
              first: CompiledMembers | None = None, progress: Progress | None = None
              ) -> list[tuple[dict[str, np.ndarray] | None, float]]:
   """Trains every job's members; per job, its outputs and its compile time.
 
   `first` is the first job's program if the caller compiled it already.
   While one job trains, the next compiles on another thread (XLA releases
-  the interpreter lock in both). Jobs whose chunks are all `saved` are not
+  the interpreter lock in both). Jobs whose chunks are all saved are not
   compiled at all. On a worker process the outputs are None.
   """
   def prepare(job: MemberJob) -> CompiledMembers | None:
-    if is_saved(job, saved, chunk_size):
+    if is_saved(job, store.saved, chunk_size):
       return None
     return compile_members(job, chunk_size, progress)
 
   done = []
-  with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+  pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+  try:
     compiled = first if first is not None else prepare(jobs[0])
     for number, job in enumerate(jobs):
       upcoming = pool.submit(prepare, jobs[number + 1]) if number + 1 < len(jobs) else None
-      outputs = run_members(compiled, job.keys, job.hparams, workdir, saved, job.label,
-                            chunk_size, progress)
+      outputs = run_members(compiled, job, store, chunk_size, progress)
       done.append((outputs, compiled.compile_seconds if compiled else 0.0))
       compiled = upcoming.result() if upcoming else None
+  finally:
+    pool.shutdown(wait=False, cancel_futures=True)  # an interrupted run does not wait for it
   return done
 
 
-def run_members(compiled: CompiledMembers | None, keys: Mapping[str, jax.Array],
-                hparams: Mapping[str, np.ndarray], workdir: str, saved: Set[str] = frozenset(),
-                label: str = "members", chunk_size: int = 0,
-                progress: Progress | None = None) -> dict[str, np.ndarray] | None:
-  """Trains every chunk not among the `saved` ones; returns all members' outputs.
+def run_members(compiled: CompiledMembers | None, job: MemberJob, store: ChunkStore,
+                chunk_size: int = 0, progress: Progress | None = None
+                ) -> dict[str, np.ndarray] | None:
+  """Trains every chunk of `job` the store has not saved; returns all members' outputs.
 
   The result maps each output field to an array with the member axis first,
   plus `seconds`: each member's share of its chunk's wall time. `compiled`
-  may be None when every chunk is saved (`chunk_size` then gives the chunks).
-  The writer saves each trained chunk in `workdir` and loads the saved ones;
-  a worker process only trains, and returns None.
+  may be None when every chunk is saved. The writer's store saves each
+  trained chunk; a worker process only trains, and returns None.
   """
-  chunks = (compiled.chunks() if compiled else
-            chunk_bounds(len(next(iter(keys.values()))), chunk_size))
+  chunks = compiled.chunks() if compiled else chunk_bounds(job.num_members, chunk_size)
+  label = job.label
 
   def train_chunk(number: int, start: int, end: int) -> dict[str, np.ndarray]:
     index = np.minimum(np.arange(start, start + compiled.width), end - 1)
@@ -174,7 +245,8 @@ def run_members(compiled: CompiledMembers | None, keys: Mapping[str, jax.Array],
     if progress:
       progress.chunk(label, number, len(chunks), end - start)
     begin = time.perf_counter()
-    output = hosts.gather(jax.block_until_ready(compiled.train(take(keys), take(hparams))))
+    output = hosts.gather(jax.block_until_ready(compiled.train(take(job.keys),
+                                                               take(job.hparams))))
     seconds = time.perf_counter() - begin
     logging.info("%s: chunk %d/%d (members %d-%d) trained in %.1f s", label, number,
                  len(chunks), start, end - 1, seconds)
@@ -187,12 +259,10 @@ def run_members(compiled: CompiledMembers | None, keys: Mapping[str, jax.Array],
 
   def chunk_arrays(number: int, start: int, end: int) -> dict[str, np.ndarray] | None:
     name = chunk_name(start, end, label)
-    path = results.chunk_path(workdir, name)
-    if name in saved:
-      return results.read_arrays(path) if hosts.is_writer() else None
+    if name in store.saved:
+      return store.load(name)
     arrays = train_chunk(number, start, end)
-    if hosts.is_writer():
-      results.write_arrays(path, arrays)
+    store.save(name, arrays, job.seeds[start:end])
     return arrays
 
   loaded = [chunk_arrays(number, start, end) for number, (start, end) in enumerate(chunks, 1)]

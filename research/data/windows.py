@@ -1,0 +1,71 @@
+"""Many-to-one examples: `window` past values in, the next `horizon` values out.
+
+An example is in training when all of its targets fall in the first
+`train_fraction` of the series, in the test part when its first target does;
+one that straddles the split is in neither. An example is kept only if its
+inputs and targets are all observed (and, in the test part, the values its
+naive baselines use), so nothing is ever filled in.
+
+Naive baselines, for the target `j` steps after the forecast origin (the last
+input), `j = 1..horizon`:
+- persistence: the last input;
+- seasonal naive: the value one season before, or a whole number of seasons
+  before when the horizon is longer than a season (Hyndman & Athanasopoulos,
+  FPP3 5.2: y[t + j - m (floor((j - 1) / m) + 1)]), so it never looks past the origin.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from research.data.series import SeriesData
+from research.errors import UserError
+
+
+def seasonal_lags(horizon: int, season: int) -> np.ndarray:
+  """`[horizon]` how far back (in steps) seasonal naive looks for each target step."""
+  steps = np.arange(1, horizon + 1)
+  return season * ((steps - 1) // season + 1)
+
+
+def window_data(tidy: pd.DataFrame, *, source: str, window: int, horizon: int,
+                train_fraction: float, season: int) -> SeriesData:
+  """Many-to-one examples from a tidy series (`research.data.series.clean_series`)."""
+  if window < 1 or horizon < 1:
+    raise UserError(f"data.window ({window}) and data.horizon ({horizon}) must be at least 1")
+  if season < 1:
+    raise UserError(f"data.season must be at least 1 (steps per season), got {season}")
+  values, times = tidy["value"].to_numpy(np.float64), tidy["time"].to_numpy()
+  if len(values) - window - horizon + 1 < 2:
+    raise UserError(f"{source} has {len(values)} values, too short for a window of {window} "
+                    f"plus a horizon of {horizon}; use a longer series or a smaller window")
+  split = int(len(values) * train_fraction)
+  starts = np.arange(window, len(values) - horizon + 1)  # each example's first target
+  targets = starts[:, None] + np.arange(horizon)
+  inputs = starts[:, None] - window + np.arange(window)
+  observed = ~np.isnan(values)
+  complete = observed[inputs].all(1) & observed[targets].all(1)
+  train = complete & (starts + horizon <= split)
+  references = starts[:, None] + np.arange(horizon) - seasonal_lags(horizon, season)
+  test = complete & (starts >= split)
+  if np.any(references[test] < 0):
+    raise UserError(f"data.season={season} reaches before the start of {source}; "
+                    "use a shorter season or a later split")
+  test &= observed[np.maximum(references, 0)].all(1)
+  if not train.any() or not test.any():
+    raise UserError(f"data.train_fraction={train_fraction} leaves no training or no test "
+                    f"examples in {source} (with its gaps); use a value between 0 and 1")
+  kept = np.concatenate([np.flatnonzero(train), np.flatnonzero(test)])
+  history = values[:split][observed[:split]]  # the training part's observed values
+  mean, std = float(history.mean()), float(history.std()) or 1.0
+  first_test = int(train.sum())
+  test_targets, test_references = targets[kept[first_test:]], references[kept[first_test:]]
+  return SeriesData(
+      values=((values - mean) / std).astype(np.float32),
+      targets=((values[targets[kept]] - mean) / std).astype(np.float32),
+      starts=starts[kept], usable=np.ones(len(kept), bool), train_count=first_test,
+      test_start=first_test, window=window, mean=mean, std=std,
+      target_times=times[targets[kept]], source=source,
+      baselines={"persistence": np.repeat(values[test_targets[:, :1] - 1], horizon, 1),
+                 "seasonal_naive": values[test_references]})

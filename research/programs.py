@@ -1,0 +1,122 @@
+"""Compiled member programs from a plan and its data: one per bucket.
+
+`load_variants` loads each distinct data section once; `member_jobs` builds
+every bucket's pure `train` (`research.train.loop.make_train` over the task's
+`Problem`) with its members' keys, floats and seeds. `dry_run` compiles them
+and describes the plan without running anything; `first_program` gives tests
+and benchmarks the program a run would train.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import jax
+import ml_collections
+
+from research.errors import UserError
+from research.plan import Plan, Trial, make_plan
+from research.plugins import load_plugins
+from research.progress import Progress
+from research.tasks import Task, get_task
+from research.train import execute
+from research.train.loop import Schedule, make_train
+
+
+@dataclasses.dataclass(frozen=True)
+class Variant:
+  """One distinct data section of a run, loaded once.
+
+  Attributes:
+    data: what the task's `load` returned for it.
+    suffix: appended to baseline names to tell variants apart ('' if only one).
+    tag: the same for saved chunk names.
+  """
+  data: Any
+  suffix: str
+  tag: str
+
+
+def load_variants(trials: Sequence[Trial], task: Task) -> dict[int, Variant]:
+  """Each trial's data: `task.load` once per distinct data section."""
+  first: dict[str, Trial] = {}
+  for trial in trials:
+    first.setdefault(trial.data_key, trial)
+  several = len(first) > 1
+  loaded = {key: Variant(data=task.load(trial.data), suffix=f" [data {i}]" if several else "",
+                         tag=f"-data{i}" if several else "")
+            for i, (key, trial) in enumerate(first.items())}
+  return {trial.index: loaded[trial.data_key] for trial in trials}
+
+
+def bucket_train(task: Task, trial: Trial, data: Any,
+                 on_epoch: Callable[[jax.Array], None] | None = None) -> Callable:
+  """The pure per-member `train` of the bucket whose static fields `trial` has."""
+  model = task.build_model(trial.model.name, trial.model.fields, data)
+  problem = task.problem(data)
+  if problem.full_batch_only and trial.train.batch_size:
+    raise UserError(f"this data trains whole in every step (one sequence, e.g. "
+                    f"data.mode='day_profile'), so train.batch_size={trial.train.batch_size} "
+                    "would be ignored; set --config.train.batch_size=0")
+  schedule = Schedule.make(trial.train.epochs, trial.train.batch_size, problem.num_train,
+                           trial.optimizer.full_batch or problem.full_batch_only)
+  return make_train(problem, model, trial.optimizer, schedule, on_epoch)
+
+
+def member_jobs(plan: Plan, task: Task, variants: Mapping[int, Variant],
+                progress: Progress) -> list[execute.MemberJob]:
+  """One job per bucket: its pure `train` and its members' keys and floats."""
+  return [execute.MemberJob(
+      bucket.label, bucket_train(task, bucket.first, variants[bucket.first.index].data,
+                                 progress.epoch_callback(bucket.first.train.epochs)),
+      bucket.keys(plan.seed), bucket.hparams(), bucket.seeds, plan.strategy, plan.vmap_size)
+      for bucket in plan.buckets]
+
+
+def first_program(config: ml_collections.ConfigDict,
+                  on_epoch: Callable[[jax.Array], None] | None = None
+                  ) -> tuple[Callable, dict[str, jax.Array], dict[str, Any], Any]:
+  """`(train, keys, hparams, data)` of `config`'s first program, as `run_study` builds
+  it: the pure per-member `train`, its members' stacked keys and floats, the data.
+  For tests and benchmarks."""
+  plan = make_plan(config)
+  task = get_task(plan.task)
+  bucket = plan.buckets[0]
+  data = load_variants(plan.trials, task)[bucket.first.index].data
+  return (bucket_train(task, bucket.first, data, on_epoch), bucket.keys(plan.seed),
+          bucket.hparams(), data)
+
+
+def dry_run(config: ml_collections.ConfigDict, plugin_dirs: Sequence[str] = ()) -> str:
+  """The plan as text, with each program compiled for its memory; writes nothing.
+
+  Raises:
+    UserError: as `run_study` would, before anything is written.
+  """
+  load_plugins(plugin_dirs)
+  plan = make_plan(config)
+  task = get_task(plan.task)
+  variants = load_variants(plan.trials, task)
+  jobs = member_jobs(plan, task, variants, Progress(False))
+  compiled = [execute.compile_members(job, plan.chunk_size) for job in jobs]
+  lines = [f"task {plan.task}: {len(plan.trials)} trial(s) x {plan.num_seeds} seed(s), "
+           f"{plan.num_members} members in {len(jobs)} compiled program(s) on "
+           f"{len(jax.devices())} {jax.default_backend()} device(s), strategy {plan.strategy}",
+           f"data: {', '.join(sorted({str(task.describe(v.data).get('source')) for v in variants.values()}))}"]
+  for bucket, program in zip(plan.buckets, compiled):
+    trial = bucket.first
+    lines.append(
+        f"  program {bucket.label}: {bucket.num_members} members ({len(bucket.trials)} "
+        f"trial(s), e.g. {trial.label}: {trial.model.name}, {trial.optimizer.name}, "
+        f"{trial.train.epochs} epochs), chunks of {program.chunk_size}, "
+        f"{program.memory_bytes / 2**20:.1f} MiB per device per chunk, compiled in "
+        f"{program.compile_seconds:.1f} s")
+  names = [b.name for b in plan.baselines] + list(task.fixed_baselines(
+      next(iter(variants.values())).data))
+  lines.append(f"baselines: {', '.join(names) or 'none'}")
+  if plan.study is not None:
+    lines.append(f"study: ranked by {plan.study.metric}"
+                 + (", a search per seed" if plan.study.search_per_seed else ""))
+  return "\n".join(lines)
