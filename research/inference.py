@@ -75,3 +75,26 @@ def mean_interval(values: np.ndarray, confidence: float = 0.95, seed: int = 0,
   if method == "t":
     return (*t_interval(values, confidence), "t")
   return (*bootstrap_ci(values, confidence, seed=seed), "bca")
+
+
+def min_wilcoxon_p(n: int) -> float:
+  """Smallest two-sided p the exact Wilcoxon signed-rank test can give on n pairs.
+
+  Reached when every difference has the same sign (no ties, no zeros): the
+  rank sum is then the largest of the 2**n equally likely sign patterns, and
+  the two-sided p doubles that one pattern's probability. At 5 seeds it is
+  0.0625, so no result can be significant at 0.05 however large the effect.
+  """
+  if n < 0:
+    raise ValueError(f"n must be >= 0, not {n}")
+  return min(1.0, 2.0 / 2.0 ** n)
+
+
+def min_seeds_for_p(alpha: float = 0.05) -> int:
+  """Fewest pairs at which the exact Wilcoxon test can give p strictly below `alpha`."""
+  if not 0 < alpha <= 1:
+    raise ValueError(f"alpha must be in (0, 1], not {alpha}")
+  n = 1
+  while min_wilcoxon_p(n) >= alpha:
+    n += 1
+  return n

@@ -49,3 +49,23 @@ def test_mean_interval_methods():
     assert inference.mean_interval(values[:n])[2] == expected
   with pytest.raises(ValueError, match="method"):
     inference.mean_interval(values, method="percentile")
+
+
+# Wilcoxon at few seeds.
+
+@pytest.mark.parametrize("n", range(3, 11))
+@pytest.mark.parametrize("sign", [1, -1])
+def test_min_wilcoxon_p_matches_scipy_exact(n, sign):
+  differences = sign * np.arange(1.0, n + 1) * 0.01  # one sign, no ties, no zeros
+  expected = scipy_stats.wilcoxon(differences, method="exact").pvalue
+  assert inference.min_wilcoxon_p(n) == pytest.approx(expected, rel=1e-12)
+
+
+def test_min_seeds_for_p():
+  assert inference.min_seeds_for_p(0.05) == 6  # 5 seeds: 0.0625 at best
+  assert inference.min_seeds_for_p(0.0625) == 6  # strictly below
+  for alpha in (0.2, 0.05, 0.01, 0.001):
+    n = inference.min_seeds_for_p(alpha)
+    assert inference.min_wilcoxon_p(n) < alpha <= inference.min_wilcoxon_p(n - 1)
+  with pytest.raises(ValueError):
+    inference.min_seeds_for_p(0.0)
