@@ -8,6 +8,8 @@ an interval for a variance share, and pairing that drops non-finite runs.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from scipy import stats
 
@@ -98,3 +100,46 @@ def min_seeds_for_p(alpha: float = 0.05) -> int:
   while min_wilcoxon_p(n) >= alpha:
     n += 1
   return n
+
+
+def diebold_mariano(errors_a: np.ndarray, errors_b: np.ndarray, horizon: int = 1,
+                    power: float = 2) -> tuple[float, float]:
+  """Diebold-Mariano test of equal accuracy, with the Harvey-Leybourne-Newbold correction.
+
+  As R's `forecast::dm.test` (two-sided, varestimator "acf"): the loss
+  differential d = |e_a|**power - |e_b|**power, its long-run variance from
+  the autocovariances (divided by n) up to lag horizon - 1, the statistic
+  scaled by sqrt((n + 1 - 2h + h(h - 1)/n) / n) and compared with Student t
+  on n - 1 degrees of freedom. Where that variance comes out <= 0 (possible
+  for horizon > 1) the test falls back to horizon 1, as dm.test does.
+
+  Args:
+    errors_a: Forecast A's errors, 1-D in time order (one series; callers with
+      several steps or examples pick or average them into one series first).
+    errors_b: Forecast B's errors on the same time points.
+    horizon: Forecast horizon h: h-step errors are autocorrelated up to lag h - 1.
+    power: Loss exponent (2: squared error, 1: absolute error).
+
+  Returns:
+    (statistic, two-sided p). Negative statistic: A has the smaller loss.
+    Identical losses: (0, 1); a constant non-zero differential: (+-inf, 0).
+  """
+  errors_a = np.asarray(errors_a, dtype=np.float64)
+  errors_b = np.asarray(errors_b, dtype=np.float64)
+  if errors_a.ndim != 1 or errors_a.shape != errors_b.shape:
+    raise ValueError(f"errors {errors_a.shape} and {errors_b.shape} must be equal 1-D shapes")
+  d = np.abs(errors_a) ** power - np.abs(errors_b) ** power
+  n = d.size
+  if not 1 <= horizon < n:
+    raise ValueError(f"horizon must be in [1, {n}) for {n} time points, not {horizon}")
+  if np.all(d == d[0]):  # no variance: the sign of d decides, and 0 means no difference
+    return (0.0, 1.0) if d[0] == 0 else (float(np.copysign(np.inf, d[0])), 0.0)
+  centered = d - d.mean()
+  autocovariances = [centered[lag:] @ centered[:n - lag] / n for lag in range(horizon)]
+  variance = (autocovariances[0] + 2 * sum(autocovariances[1:])) / n
+  if variance <= 0:
+    warnings.warn(f"long-run variance <= 0 at horizon {horizon}; using horizon 1")
+    return diebold_mariano(errors_a, errors_b, 1, power)
+  correction = np.sqrt((n + 1 - 2 * horizon + horizon * (horizon - 1) / n) / n)
+  statistic = d.mean() / np.sqrt(variance) * correction
+  return float(statistic), float(2 * stats.t.sf(abs(statistic), n - 1))

@@ -69,3 +69,64 @@ def test_min_seeds_for_p():
     assert inference.min_wilcoxon_p(n) < alpha <= inference.min_wilcoxon_p(n - 1)
   with pytest.raises(ValueError):
     inference.min_seeds_for_p(0.0)
+
+
+# Diebold-Mariano.
+
+def _dm_by_loops(errors_a, errors_b, horizon, power):
+  """The textbook DM statistic with the HLN correction, written out term by term."""
+  d = [abs(x) ** power - abs(y) ** power for x, y in zip(errors_a, errors_b)]
+  n = len(d)
+  mean = sum(d) / n
+  gamma = []
+  for lag in range(horizon):
+    total = 0.0
+    for t in range(lag, n):
+      total += (d[t] - mean) * (d[t - lag] - mean)
+    gamma.append(total / n)
+  variance = (gamma[0] + 2 * sum(gamma[1:])) / n
+  statistic = mean / variance ** 0.5
+  statistic *= ((n + 1 - 2 * horizon + horizon * (horizon - 1) / n) / n) ** 0.5
+  return statistic, 2 * scipy_stats.t.cdf(-abs(statistic), n - 1)
+
+
+@pytest.mark.parametrize("horizon,power", [(1, 2), (1, 1), (3, 2), (6, 1)])
+def test_diebold_mariano_matches_the_formula(horizon, power):
+  rng = np.random.default_rng(horizon * 10 + power)
+  errors_a = rng.normal(0, 1.0, 120)
+  errors_b = rng.normal(0, 1.2, 120)
+  expected = _dm_by_loops(errors_a.tolist(), errors_b.tolist(), horizon, power)
+  assert inference.diebold_mariano(errors_a, errors_b, horizon, power) == pytest.approx(
+      expected, rel=1e-10)
+
+
+def test_diebold_mariano_matches_a_published_example():
+  # The example of the `dieboldmariano` package (pypi.org/project/dieboldmariano):
+  # squared error, horizon 1, HLN; it reports (-2.2229922805746782,
+  # 0.04515565862099125) one-sided, so the two-sided p is twice that.
+  actual = np.array([10, 20, 30, 40, 50.0])
+  statistic, p_value = inference.diebold_mariano(actual - [11, 21, 29, 42, 53],
+                                                 actual - [13, 26, 24, 40, 59])
+  assert statistic == pytest.approx(-2.2229922805746782, rel=1e-12)
+  assert p_value == pytest.approx(2 * 0.04515565862099125, rel=1e-10)
+
+
+def test_diebold_mariano_properties():
+  rng = np.random.default_rng(7)
+  errors = rng.normal(size=200)
+  assert inference.diebold_mariano(errors, errors) == (0.0, 1.0)
+  assert inference.diebold_mariano(-errors, errors) == (0.0, 1.0)  # same loss
+  better = 0.5 * errors + rng.normal(0, 0.1, 200)
+  statistic, p_value = inference.diebold_mariano(better, errors)
+  assert statistic < 0 and p_value < 1e-6  # negative: A (the first) is better
+  assert inference.diebold_mariano(errors, better) == pytest.approx((-statistic, p_value))
+  with pytest.raises(ValueError):
+    inference.diebold_mariano(errors, errors[:-1])
+
+
+def test_diebold_mariano_size_under_the_null():
+  rng = np.random.default_rng(8)
+  replications = 1000
+  rejections = sum(inference.diebold_mariano(rng.normal(size=50), rng.normal(size=50))[1] < 0.05
+                   for _ in range(replications))
+  assert 0.03 <= rejections / replications <= 0.07
