@@ -193,3 +193,24 @@ def test_block_bootstrap_p_size_under_the_null():
   # 0.097); blocks of 1, an iid bootstrap, miss most of it (measured 0.34).
   assert rejection_rate(10) <= 0.13
   assert rejection_rate(1) >= 0.25
+
+
+# Variance share.
+
+def test_variance_ratio_sampling_range_and_coverage():
+  rng = np.random.default_rng(13)
+  replications = 20000
+  var_source = rng.normal(size=(replications, 16)).var(axis=1, ddof=1)
+  var_main = rng.normal(size=(replications, 32)).var(axis=1, ddof=1)
+  low, high = np.quantile(var_source / var_main, [0.025, 0.975])
+  assert low == pytest.approx(0.38, abs=0.02) and high == pytest.approx(2.29, abs=0.06)
+  # The interval of a measured ratio of 1 inverts that range.
+  assert inference.variance_ratio_interval(1.0, 16, 1.0, 32) == pytest.approx(
+      (1 / 2.2907, 1 / 0.37932), rel=1e-3)
+  # True ratio 0.5 (source variance 0.5, main 1): the interval covers it ~95%.
+  hits = 0
+  for source, main in zip(0.5 * var_source[:4000], var_main[:4000]):
+    low, high = inference.variance_ratio_interval(source, 16, main, 32)
+    hits += low <= 0.5 <= high
+  assert 0.94 <= hits / 4000 <= 0.96
+  assert np.isnan(inference.variance_ratio_interval(1.0, 1, 1.0, 32)).all()
