@@ -246,3 +246,20 @@ def variance_ratio_interval(var_source: float, n_source: int, var_main: float, n
   upper_quantile, lower_quantile = stats.f.ppf(
       [(1 + confidence) / 2, (1 - confidence) / 2], n_source - 1, n_main - 1)
   return float(ratio / upper_quantile), float(ratio / lower_quantile)
+
+
+def finite_pairs(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+  """The pairs (a[i], b[i]) where both values are finite, and how many were dropped.
+
+  A seed that diverged in either model (NaN or inf metric) says nothing about
+  the paired difference; dropping it keeps the others usable.
+
+  Returns:
+    (a kept, b kept, number of pairs dropped), both float64 and in the input order.
+  """
+  a = np.asarray(a, dtype=np.float64)
+  b = np.asarray(b, dtype=np.float64)
+  if a.shape != b.shape or a.ndim != 1:
+    raise ValueError(f"a {a.shape} and b {b.shape} must be equal 1-D shapes")
+  keep = np.isfinite(a) & np.isfinite(b)
+  return a[keep], b[keep], int(np.count_nonzero(~keep))

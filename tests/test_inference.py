@@ -214,3 +214,18 @@ def test_variance_ratio_sampling_range_and_coverage():
     hits += low <= 0.5 <= high
   assert 0.94 <= hits / 4000 <= 0.96
   assert np.isnan(inference.variance_ratio_interval(1.0, 1, 1.0, 32)).all()
+
+
+# Pairs with non-finite values.
+
+def test_finite_pairs():
+  a = np.array([0.8, np.nan, 0.7, np.inf, 0.9, 0.6])
+  b = np.array([0.7, 0.6, -np.inf, 0.5, 0.8, np.nan])
+  a_kept, b_kept, num_dropped = inference.finite_pairs(a, b)
+  np.testing.assert_array_equal(a_kept, [0.8, 0.9])
+  np.testing.assert_array_equal(b_kept, [0.7, 0.8])
+  assert num_dropped == 4
+  a_kept, b_kept, num_dropped = inference.finite_pairs([1, 2], [3, 4])
+  assert a_kept.dtype == np.float64 and num_dropped == 0
+  with pytest.raises(ValueError):
+    inference.finite_pairs(a, b[:-1])
