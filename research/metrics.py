@@ -65,6 +65,38 @@ def log_loss(labels, probs) -> float:
   return float(-np.mean(np.where(positive, np.log(probs), np.log1p(-probs))))
 
 
+# scikit-learn's `log_loss` clips probabilities to [eps, 1 - eps] with eps the
+# machine epsilon of their dtype; ours are float64, so at most -log(2.2e-16) =
+# 36.04 per example instead of the 16.1 that PROBABILITY_EPS allows.
+SKLEARN_LOG_LOSS_EPS = float(np.finfo(np.float64).eps)
+
+
+def log_loss_from_logits(labels, logits) -> float:
+  """Mean cross-entropy from logits, uncapped and stable for any logit.
+
+  -log sigmoid(z) = softplus(-z) for positives and softplus(z) for negatives,
+  computed as logaddexp(0, .) in float64: a confident mistake at logit 30
+  costs 30, where `log_loss` on its probability caps it at 16.1.
+  """
+  positive, logits = _as_arrays(labels, logits)
+  return float(np.mean(np.logaddexp(0.0, np.where(positive, -logits, logits))))
+
+
+def log_loss_from_probs(labels, probs) -> float:
+  """Mean cross-entropy with probabilities clipped as scikit-learn's `log_loss` clips them.
+
+  Equal to `sklearn.metrics.log_loss(labels, probs)` on float64 inputs (on
+  float32 inputs scikit-learn clips at float32's epsilon, 1.2e-7, instead).
+  Unlike it, this does not refuse probabilities outside [0, 1] or a single class.
+  """
+  positive, probs = _as_arrays(labels, probs)
+  eps = SKLEARN_LOG_LOSS_EPS
+  # p and 1 - p are clipped separately, as scikit-learn does; 1 - clip(p)
+  # would differ in the last bits.
+  return float(-np.mean(np.where(positive, np.log(np.clip(probs, eps, 1 - eps)),
+                                 np.log(np.clip(1 - probs, eps, 1 - eps)))))
+
+
 def brier(labels, probs) -> float:
   """Mean squared error of the probabilities (Brier score)."""
   positive, probs = _as_arrays(labels, probs)

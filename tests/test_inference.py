@@ -1,8 +1,10 @@
 import numpy as np
 import pytest
 from scipy import stats as scipy_stats
+from scipy.special import expit
+from sklearn import metrics as skm
 
-from research import inference, stats
+from research import inference, metrics, stats
 
 
 # Intervals of a mean at few seeds.
@@ -214,6 +216,36 @@ def test_variance_ratio_sampling_range_and_coverage():
     hits += low <= 0.5 <= high
   assert 0.94 <= hits / 4000 <= 0.96
   assert np.isnan(inference.variance_ratio_interval(1.0, 1, 1.0, 32)).all()
+
+
+# Log loss.
+
+def test_log_loss_from_logits_matches_sklearn():
+  rng = np.random.default_rng(14)
+  labels = rng.integers(0, 2, 1000)
+  logits = rng.uniform(-12, 12, 1000)
+  assert metrics.log_loss_from_logits(labels, logits) == pytest.approx(
+      skm.log_loss(labels, expit(logits)), abs=1e-6)
+
+
+def test_log_loss_from_logits_is_not_capped():
+  labels = np.array([1, 0, 1, 0])
+  logits = np.array([-30.0, 30.0, -30.0, 30.0])  # every example confidently wrong
+  assert metrics.log_loss_from_logits(labels, logits) == pytest.approx(30.0, rel=1e-12)
+  assert metrics.log_loss(labels, expit(logits)) == pytest.approx(16.118, abs=1e-3)
+
+
+def test_log_loss_from_probs_equals_sklearn_exactly():
+  rng = np.random.default_rng(15)
+  labels = np.concatenate([[1, 0, 1, 0], rng.integers(0, 2, 200)])
+  # Not rng.uniform: its values are multiples of 2**-53, for which 1 - p is
+  # exact and a different clipping order would go unnoticed.
+  probs = np.concatenate([[0.0, 1.0, 1.0, 0.0, 1e-20, 1 - 1e-16], expit(rng.normal(0, 3, 198))])
+  assert metrics.log_loss_from_probs(labels, probs) == skm.log_loss(labels, probs)
+  for label, prob in zip(labels, probs):  # each example, where a mean could hide a last bit
+    assert metrics.log_loss_from_probs([label], [prob]) == skm.log_loss([label], [prob],
+                                                                        labels=[0, 1])
+  assert metrics.log_loss_from_probs([1, 0], [0.0, 1.0]) == pytest.approx(-np.log(2.0 ** -52))
 
 
 # Pairs with non-finite values.
