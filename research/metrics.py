@@ -173,6 +173,55 @@ def r2(actual, predicted) -> float:
   return float(1 - np.sum((a - p) ** 2) / np.sum((a - a.mean()) ** 2))
 
 
+def _masked_percentage_errors(actual, predicted, floor: float) -> tuple[np.ndarray, int]:
+  """|a - p| / |a| in percent where |a| >= floor, and how many examples fell below it."""
+  if not floor > 0:
+    raise ValueError(f"floor must be > 0, not {floor}")
+  a, p = _pair(actual, predicted)
+  keep = np.abs(a) >= floor  # a NaN actual fails this too and counts as masked
+  return 100 * np.abs(a[keep] - p[keep]) / np.abs(a[keep]), int(a.size - keep.sum())
+
+
+def masked_mape(actual, predicted, floor: float) -> tuple[float, int]:
+  """MAPE in percent over the examples with |actual| >= floor, and how many were left out.
+
+  An actual of 0 makes the plain MAPE infinite (0/0: NaN); near-zero actuals
+  dominate it. Returns (NaN, count) when every example is left out.
+  """
+  errors, num_masked = _masked_percentage_errors(actual, predicted, floor)
+  return (float(np.mean(errors)) if errors.size else float("nan")), num_masked
+
+
+def masked_maxpe(actual, predicted, floor: float) -> tuple[float, int]:
+  """Largest absolute percentage error where |actual| >= floor, as `masked_mape`."""
+  errors, num_masked = _masked_percentage_errors(actual, predicted, floor)
+  return (float(np.max(errors)) if errors.size else float("nan")), num_masked
+
+
+def wape(actual, predicted) -> float:
+  """Weighted absolute percentage error: 100 sum|a - p| / sum|a|; NaN when sum|a| is 0.
+
+  Finite with zero actuals as long as some are not zero, and weights each
+  example by its size instead of dividing by it.
+  """
+  a, p = _pair(actual, predicted)
+  total = np.sum(np.abs(a))
+  return float(100 * np.sum(np.abs(a - p)) / total) if total > 0 else float("nan")
+
+
+def smape_zero_safe(actual, predicted) -> float:
+  """Symmetric MAPE in percent, as `smape`, with 0/0 terms (a = p = 0) counted as 0.
+
+  A forecast of exactly 0 where the actual is 0 is perfect, not undefined.
+  NaN for empty inputs.
+  """
+  a, p = _pair(actual, predicted)
+  denominator = np.abs(a) + np.abs(p)
+  with np.errstate(invalid="ignore"):  # the 0/0 terms, replaced below
+    terms = np.where(denominator == 0, 0.0, 2 * np.abs(a - p) / denominator)
+  return float(100 * np.mean(terms)) if a.size else float("nan")
+
+
 FORECAST: dict[str, Callable[..., float]] = {
     "mae": mae, "rmse": rmse, "mape": mape, "maxpe": maxpe, "mse": mse, "nmse": nmse,
     "smape": smape, "r2": r2,

@@ -248,6 +248,49 @@ def test_log_loss_from_probs_equals_sklearn_exactly():
   assert metrics.log_loss_from_probs([1, 0], [0.0, 1.0]) == pytest.approx(-np.log(2.0 ** -52))
 
 
+# Percentage errors.
+
+def test_masked_percentage_errors_match_sklearn_on_the_kept_part():
+  rng = np.random.default_rng(16)
+  actual = rng.normal(0, 5, 300)
+  predicted = actual + rng.normal(0, 1, 300)
+  kept = np.abs(actual) >= 1.0
+  value, num_masked = metrics.masked_mape(actual, predicted, floor=1.0)
+  assert num_masked == int((~kept).sum()) > 0
+  assert value == pytest.approx(
+      100 * skm.mean_absolute_percentage_error(actual[kept], predicted[kept]), rel=1e-12)
+  largest, _ = metrics.masked_maxpe(actual, predicted, floor=1.0)
+  assert largest == pytest.approx(100 * np.max(np.abs(actual[kept] - predicted[kept])
+                                              / np.abs(actual[kept])), rel=1e-12)
+
+
+def test_percentage_errors_with_zero_actuals():
+  actual = np.array([0.0, 0.0, 10.0, 20.0])
+  predicted = np.array([0.0, 1.0, 11.0, 18.0])
+  with np.errstate(divide="ignore", invalid="ignore"):
+    assert not np.isfinite(metrics.mape(actual, predicted))  # the problem
+  assert metrics.masked_mape(actual, predicted, floor=0.5) == (pytest.approx(10.0), 2)
+  assert metrics.masked_maxpe(actual, predicted, floor=0.5) == (pytest.approx(10.0), 2)
+  value, num_masked = metrics.masked_mape(np.zeros(3), np.ones(3), floor=0.5)
+  assert np.isnan(value) and num_masked == 3
+  assert metrics.wape(actual, predicted) == pytest.approx(100 * 4 / 30)
+  assert np.isnan(metrics.wape(np.zeros(3), np.ones(3)))
+  # Terms 0 (0/0), 2, 2/21, 4/38.
+  assert metrics.smape_zero_safe(actual, predicted) == pytest.approx(
+      100 * (0 + 2 + 2 / 21 + 4 / 38) / 4)
+  with pytest.raises(ValueError, match="floor"):
+    metrics.masked_mape(actual, predicted, floor=0.0)
+
+
+def test_smape_zero_safe():
+  assert metrics.smape_zero_safe(np.zeros(5), np.zeros(5)) == 0.0
+  rng = np.random.default_rng(17)
+  actual, predicted = rng.uniform(1, 2, 50), rng.uniform(1, 2, 50)
+  assert metrics.smape_zero_safe(actual, predicted) == pytest.approx(
+      metrics.smape(actual, predicted), rel=1e-12)
+  assert np.isnan(metrics.smape_zero_safe([1.0, np.nan], [1.0, 1.0]))
+
+
 # Pairs with non-finite values.
 
 def test_finite_pairs():
