@@ -67,6 +67,38 @@ def log_loss(labels, probs) -> float:
   return float(-np.mean(np.where(positive, np.log(probs), np.log1p(-probs))))
 
 
+# scikit-learn's `log_loss` clips probabilities to [eps, 1 - eps] with eps the
+# machine epsilon of their dtype; ours are float64, so at most -log(2.2e-16) =
+# 36.04 per example instead of the 16.1 that PROBABILITY_EPS allows.
+SKLEARN_LOG_LOSS_EPS = float(np.finfo(np.float64).eps)
+
+
+def log_loss_from_logits(labels, logits) -> float:
+  """Mean cross-entropy from logits, uncapped and stable for any logit.
+
+  -log sigmoid(z) = softplus(-z) for positives and softplus(z) for negatives,
+  computed as logaddexp(0, .) in float64: a confident mistake at logit 30
+  costs 30, where `log_loss` on its probability caps it at 16.1.
+  """
+  positive, logits = _as_arrays(labels, logits)
+  return float(np.mean(np.logaddexp(0.0, np.where(positive, -logits, logits))))
+
+
+def log_loss_from_probs(labels, probs) -> float:
+  """Mean cross-entropy with probabilities clipped as scikit-learn's `log_loss` clips them.
+
+  Equal to `sklearn.metrics.log_loss(labels, probs)` on float64 inputs (on
+  float32 inputs scikit-learn clips at float32's epsilon, 1.2e-7, instead).
+  Unlike it, this does not refuse probabilities outside [0, 1] or a single class.
+  """
+  positive, probs = _as_arrays(labels, probs)
+  eps = SKLEARN_LOG_LOSS_EPS
+  # p and 1 - p are clipped separately, as scikit-learn does; 1 - clip(p)
+  # would differ in the last bits.
+  return float(-np.mean(np.where(positive, np.log(np.clip(probs, eps, 1 - eps)),
+                                 np.log(np.clip(1 - probs, eps, 1 - eps)))))
+
+
 def brier(labels, probs) -> float:
   """Mean squared error of the probabilities (Brier score)."""
   positive, probs = _as_arrays(labels, probs)
@@ -138,6 +170,55 @@ def r2(actual, predicted) -> float:
   """Coefficient of determination."""
   a, p = _pair(actual, predicted)
   return float(1 - np.sum((a - p) ** 2) / np.sum((a - a.mean()) ** 2))
+
+
+def _masked_percentage_errors(actual, predicted, floor: float) -> tuple[np.ndarray, int]:
+  """|a - p| / |a| in percent where |a| >= floor, and how many examples fell below it."""
+  if not floor > 0:
+    raise ValueError(f"floor must be > 0, not {floor}")
+  a, p = _pair(actual, predicted)
+  keep = np.abs(a) >= floor  # a NaN actual fails this too and counts as masked
+  return 100 * np.abs(a[keep] - p[keep]) / np.abs(a[keep]), int(a.size - keep.sum())
+
+
+def masked_mape(actual, predicted, floor: float) -> tuple[float, int]:
+  """MAPE in percent over the examples with |actual| >= floor, and how many were left out.
+
+  An actual of 0 makes the plain MAPE infinite (0/0: NaN); near-zero actuals
+  dominate it. Returns (NaN, count) when every example is left out.
+  """
+  errors, num_masked = _masked_percentage_errors(actual, predicted, floor)
+  return (float(np.mean(errors)) if errors.size else float("nan")), num_masked
+
+
+def masked_maxpe(actual, predicted, floor: float) -> tuple[float, int]:
+  """Largest absolute percentage error where |actual| >= floor, as `masked_mape`."""
+  errors, num_masked = _masked_percentage_errors(actual, predicted, floor)
+  return (float(np.max(errors)) if errors.size else float("nan")), num_masked
+
+
+def wape(actual, predicted) -> float:
+  """Weighted absolute percentage error: 100 sum|a - p| / sum|a|; NaN when sum|a| is 0.
+
+  Finite with zero actuals as long as some are not zero, and weights each
+  example by its size instead of dividing by it.
+  """
+  a, p = _pair(actual, predicted)
+  total = np.sum(np.abs(a))
+  return float(100 * np.sum(np.abs(a - p)) / total) if total > 0 else float("nan")
+
+
+def smape_zero_safe(actual, predicted) -> float:
+  """Symmetric MAPE in percent, as `smape`, with 0/0 terms (a = p = 0) counted as 0.
+
+  A forecast of exactly 0 where the actual is 0 is perfect, not undefined.
+  NaN for empty inputs.
+  """
+  a, p = _pair(actual, predicted)
+  denominator = np.abs(a) + np.abs(p)
+  with np.errstate(invalid="ignore"):  # the 0/0 terms, replaced below
+    terms = np.where(denominator == 0, 0.0, 2 * np.abs(a - p) / denominator)
+  return float(100 * np.mean(terms)) if a.size else float("nan")
 
 
 FORECAST: dict[str, Callable[..., float]] = {
