@@ -6,7 +6,7 @@
 
 For every sample size n and distribution, draws `--replications` samples of n
 values, computes `research.inference.t_interval` and
-`research.stats.bootstrap_ci` (BCa) on each and counts how often the interval
+`research.inference.bootstrap_ci` (BCa) on each and counts how often the interval
 holds the true mean. Both methods see the same samples. The bootstrap runs
 with `--resamples` resamples, 2000 by default rather than the package's 9999
 to keep the run short; a run at 9999 (n = 3 to 32) moved no BCa cell by more
@@ -54,7 +54,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from research.inference import t_interval  # noqa: E402
-from research.stats import bootstrap_ci  # noqa: E402
+from research.inference import bootstrap_ci  # noqa: E402
 
 # name -> (sampler(rng, size), true mean). Normal: the textbook case; the
 # lognormals: right-skewed like per-seed error metrics with occasional bad

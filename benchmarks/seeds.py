@@ -142,13 +142,13 @@ class Workload:
   def jax_quality(self, output) -> np.ndarray:
     output = jax.device_get(output)
     if self.is_rnn:
-      actual = self.data.test_actual()
+      actual = self.data.actual()
       pred = np.asarray(output.predictions["test_pred"]) * self.data.std + self.data.mean
-      return np.array([metrics.FORECAST["mae"](actual, p) for p in pred])
+      return np.array([metrics.mae(actual, p) for p in pred])
     labels = self.data.table.labels
     return np.array([roc_auc_score(labels[i], p) for i, p in
                      zip(np.asarray(output.predictions["test_index"]),
-                         np.asarray(output.predictions["test_prob"]))])
+                         np.asarray(output.predictions["test_logit"]))])
 
   def torch_seed(self, seed: int) -> tuple[float, float]:
     """Trains one seed in PyTorch; returns (seconds, test metric)."""
@@ -184,7 +184,7 @@ class Workload:
     with torch.no_grad():
       out = model(x_test).numpy()
     if self.is_rnn:
-      return seconds, metrics.FORECAST["mae"](actual, out * self.data.std + self.data.mean)
+      return seconds, metrics.mae(actual, out * self.data.std + self.data.mean)
     return seconds, roc_auc_score(y_test, out[:, 0])
 
   def _mlp_arrays(self, seed: int):
@@ -202,7 +202,7 @@ class Workload:
     windows = torch.from_numpy(data.values[index][..., None].astype(np.float32))
     targets = torch.from_numpy(data.targets.astype(np.float32))
     return (windows[:data.train_count], targets[:data.train_count],
-            windows[data.test_start:], data.test_actual())
+            windows[data.test_start:], data.actual())
 
 
 def TorchRecurrent(cell: str, size: int):  # pylint: disable=invalid-name

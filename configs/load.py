@@ -35,6 +35,8 @@ def get_config() -> ml_collections.ConfigDict:
   config.data.window = 0  # unused by day profiles
   config.data.horizon = 24
   config.data.season = 7
+  # MAPE and MAXPE leave out actual values below this (data units; 0: exact zeros only)
+  config.data.mape_floor = 0.0
 
   # Each entry is one model of the study: a MODELS name and its fields.
   config.models = ml_collections.ConfigDict()
@@ -47,6 +49,12 @@ def get_config() -> ml_collections.ConfigDict:
   config.baselines.names = ("linear_autoregression", "random_forest_regression")
   config.baselines.random_forest_regression = ml_collections.ConfigDict(
       {"n_estimators": 100})
+
+  # Variance decomposition: `num_seeds` extra members vary only the initial weights
+  # (full-batch training without dropout leaves nothing else to vary).
+  config.variance = ml_collections.ConfigDict()
+  config.variance.sources = ("init",)
+  config.variance.num_seeds = 16
 
   config.optimizer = ml_collections.ConfigDict()
   config.optimizer.name = "adam"

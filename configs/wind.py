@@ -35,6 +35,8 @@ def get_config() -> ml_collections.ConfigDict:
   config.data.window = 48  # past values per example (12 hours of 15-minute steps)
   config.data.horizon = 1
   config.data.season = 96  # steps per day, for the seasonal naive baseline
+  # MAPE and MAXPE leave out actual values below this (data units; 0: exact zeros only)
+  config.data.mape_floor = 0.0
   config.data.train_fraction = 0.8
 
   config.models = ml_collections.ConfigDict()

@@ -1,6 +1,6 @@
 """Inference that holds at few seeds and on time series of forecast errors.
 
-Additions to `research.stats`: intervals of a mean that keep their coverage
+What `research.stats` builds its tables from: intervals of a mean that keep their coverage
 at 3 to 8 seeds, the limits of the Wilcoxon test at few seeds, the
 Diebold-Mariano test and a block bootstrap for autocorrelated error series,
 an interval for a variance share, and pairing that drops non-finite runs.
@@ -13,8 +13,6 @@ import warnings
 import numpy as np
 from scipy import stats
 
-from research.stats import bootstrap_ci
-
 INTERVAL_METHODS = ("t", "bca")
 
 # Seeds from which mean_interval(method="auto") uses BCa instead of t; None:
@@ -24,6 +22,25 @@ INTERVAL_METHODS = ("t", "bca")
 # at 64) and never reached 93% on the lognormal up to 32 seeds; it led t only
 # on very skewed lognormal(1) data from 16 seeds on, by 0.3 to 1.6 points.
 AUTO_BCA_MIN_SEEDS: int | None = None
+
+
+def bootstrap_ci(values: np.ndarray, confidence: float = 0.95, seed: int = 0,
+                 num_resamples: int = 9999) -> tuple[float, float]:
+  """BCa bootstrap confidence interval of the mean, reproducible for `seed`.
+
+  With fewer than two values there is no interval (NaN); with identical
+  values the interval is that value.
+  """
+  values = np.asarray(values, dtype=np.float64)
+  if values.size < 2:
+    return float("nan"), float("nan")
+  if np.all(values == values[0]):
+    return float(values[0]), float(values[0])
+  result = stats.bootstrap((values,), np.mean, confidence_level=confidence,
+                           n_resamples=num_resamples, method="BCa",
+                           rng=np.random.default_rng(seed))
+  low, high = result.confidence_interval
+  return float(low), float(high)
 
 
 def t_interval(values: np.ndarray, confidence: float = 0.95) -> tuple[float, float]:
@@ -54,7 +71,7 @@ def mean_interval(values: np.ndarray, confidence: float = 0.95, seed: int = 0,
                   method: str = "auto") -> tuple[float, float, str]:
   """Confidence interval of the mean by the method that holds at this many seeds.
 
-  BCa (`research.stats.bootstrap_ci`) undercovers badly at few seeds (about
+  BCa (`bootstrap_ci`) undercovers badly at few seeds (about
   71% at 3 seeds for a nominal 95%); the t interval does not.
 
   Args:
@@ -128,7 +145,14 @@ def diebold_mariano(errors_a: np.ndarray, errors_b: np.ndarray, horizon: int = 1
   errors_b = np.asarray(errors_b, dtype=np.float64)
   if errors_a.ndim != 1 or errors_a.shape != errors_b.shape:
     raise ValueError(f"errors {errors_a.shape} and {errors_b.shape} must be equal 1-D shapes")
-  d = np.abs(errors_a) ** power - np.abs(errors_b) ** power
+  return diebold_mariano_differential(np.abs(errors_a) ** power - np.abs(errors_b) ** power,
+                                      horizon)
+
+
+def diebold_mariano_differential(d: np.ndarray, horizon: int = 1) -> tuple[float, float]:
+  """`diebold_mariano` on a loss differential `d` (loss of A minus loss of B, 1-D in
+  time order), e.g. when A's loss is already averaged over seeds."""
+  d = np.asarray(d, dtype=np.float64)
   n = d.size
   if not 1 <= horizon < n:
     raise ValueError(f"horizon must be in [1, {n}) for {n} time points, not {horizon}")
@@ -139,7 +163,7 @@ def diebold_mariano(errors_a: np.ndarray, errors_b: np.ndarray, horizon: int = 1
   variance = (autocovariances[0] + 2 * sum(autocovariances[1:])) / n
   if variance <= 0:
     warnings.warn(f"long-run variance <= 0 at horizon {horizon}; using horizon 1")
-    return diebold_mariano(errors_a, errors_b, 1, power)
+    return diebold_mariano_differential(d, 1)
   correction = np.sqrt((n + 1 - 2 * horizon + horizon * (horizon - 1) / n) / n)
   statistic = d.mean() / np.sqrt(variance) * correction
   return float(statistic), float(2 * stats.t.sf(abs(statistic), n - 1))

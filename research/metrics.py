@@ -13,9 +13,6 @@ from collections.abc import Callable
 import numpy as np
 from scipy import stats
 
-# Probabilities are clipped this far from 0 and 1 for the log loss: float32
-# sigmoids round to exactly 1.0 for logits above ~17.
-PROBABILITY_EPS = 1e-7
 
 
 def _as_arrays(labels, probs) -> tuple[np.ndarray, np.ndarray]:
@@ -60,16 +57,8 @@ def accuracy(labels, probs, threshold: float = 0.5) -> float:
   return float(np.mean((probs >= threshold) == positive))
 
 
-def log_loss(labels, probs) -> float:
-  """Mean negative log-likelihood (cross-entropy), probabilities clipped."""
-  positive, probs = _as_arrays(labels, probs)
-  probs = np.clip(probs, PROBABILITY_EPS, 1 - PROBABILITY_EPS)
-  return float(-np.mean(np.where(positive, np.log(probs), np.log1p(-probs))))
-
-
-# scikit-learn's `log_loss` clips probabilities to [eps, 1 - eps] with eps the
-# machine epsilon of their dtype; ours are float64, so at most -log(2.2e-16) =
-# 36.04 per example instead of the 16.1 that PROBABILITY_EPS allows.
+# Probabilities are clipped to [eps, 1 - eps] as scikit-learn's `log_loss` clips
+# them (eps the machine epsilon of float64): one example costs at most 36.04.
 SKLEARN_LOG_LOSS_EPS = float(np.finfo(np.float64).eps)
 
 
@@ -78,13 +67,13 @@ def log_loss_from_logits(labels, logits) -> float:
 
   -log sigmoid(z) = softplus(-z) for positives and softplus(z) for negatives,
   computed as logaddexp(0, .) in float64: a confident mistake at logit 30
-  costs 30, where `log_loss` on its probability caps it at 16.1.
+  costs 30; from a float32 probability it could not (sigmoid rounds to 1 above 17).
   """
   positive, logits = _as_arrays(labels, logits)
   return float(np.mean(np.logaddexp(0.0, np.where(positive, -logits, logits))))
 
 
-def log_loss_from_probs(labels, probs) -> float:
+def log_loss(labels, probs) -> float:
   """Mean cross-entropy with probabilities clipped as scikit-learn's `log_loss` clips them.
 
   Equal to `sklearn.metrics.log_loss(labels, probs)` on float64 inputs (on
@@ -114,9 +103,13 @@ CLASSIFICATION: dict[str, Callable[..., float]] = {
     "gini": gini,
 }
 
-def classification_metrics(labels, probs) -> dict[str, float]:
-  """Every metric in `CLASSIFICATION`, by its plain name."""
-  return {name: fn(labels, probs) for name, fn in CLASSIFICATION.items()}
+def classification_metrics(labels, probs, logits=None) -> dict[str, float]:
+  """Every metric in `CLASSIFICATION`, by its plain name; the log loss from `logits`
+  when given (a network's), which keeps confident mistakes at their full cost."""
+  scores = {name: fn(labels, probs) for name, fn in CLASSIFICATION.items()}
+  if logits is not None:
+    scores["log_loss"] = log_loss_from_logits(labels, logits)
+  return scores
 
 
 def _pair(actual, predicted) -> tuple[np.ndarray, np.ndarray]:
@@ -142,28 +135,12 @@ def rmse(actual, predicted) -> float:
   return float(np.sqrt(mse(actual, predicted)))
 
 
-def mape(actual, predicted) -> float:
-  """Mean absolute percentage error, in percent (actual values must not be 0)."""
-  a, p = _pair(actual, predicted)
-  return float(100 * np.mean(np.abs(a - p) / np.abs(a)))
-
-
-def maxpe(actual, predicted) -> float:
-  """Largest absolute percentage error, in percent."""
-  a, p = _pair(actual, predicted)
-  return float(100 * np.max(np.abs(a - p) / np.abs(a)))
-
-
 def nmse(actual, predicted) -> float:
-  """MSE divided by the squared mean of the actual values."""
+  """The textbook's normalised MSE: MSE divided by the squared mean of the actual
+  values of the forecast period (the load-forecasting chapter the load study
+  follows); not MSE over the variance, which is 1 - `r2`."""
   a, _ = _pair(actual, predicted)
   return mse(actual, predicted) / float(np.mean(a)) ** 2
-
-
-def smape(actual, predicted) -> float:
-  """Symmetric MAPE, in percent: mean of 2|a - p| / (|a| + |p|)."""
-  a, p = _pair(actual, predicted)
-  return float(100 * np.mean(2 * np.abs(a - p) / (np.abs(a) + np.abs(p))))
 
 
 def r2(actual, predicted) -> float:
@@ -208,7 +185,7 @@ def wape(actual, predicted) -> float:
   return float(100 * np.sum(np.abs(a - p)) / total) if total > 0 else float("nan")
 
 
-def smape_zero_safe(actual, predicted) -> float:
+def smape(actual, predicted) -> float:
   """Symmetric MAPE in percent, as `smape`, with 0/0 terms (a = p = 0) counted as 0.
 
   A forecast of exactly 0 where the actual is 0 is perfect, not undefined.
@@ -221,7 +198,19 @@ def smape_zero_safe(actual, predicted) -> float:
   return float(100 * np.mean(terms)) if a.size else float("nan")
 
 
-FORECAST: dict[str, Callable[..., float]] = {
-    "mae": mae, "rmse": rmse, "mape": mape, "maxpe": maxpe, "mse": mse, "nmse": nmse,
-    "smape": smape, "r2": r2,
-}
+FORECAST = ("mae", "rmse", "mape", "wape", "maxpe", "mse", "nmse", "smape", "r2")
+
+
+def forecast_metrics(actual, predicted, mape_floor: float = 0.0) -> dict[str, float]:
+  """Every metric in `FORECAST`, in data units or percent.
+
+  `mape` and `maxpe` leave out the actual values with |actual| < `mape_floor`
+  (0: only exact zeros, where a percentage error is undefined); `wape` and
+  `smape` need no floor.
+  """
+  floor = mape_floor if mape_floor > 0 else np.finfo(np.float64).tiny
+  return {"mae": mae(actual, predicted), "rmse": rmse(actual, predicted),
+          "mape": masked_mape(actual, predicted, floor)[0], "wape": wape(actual, predicted),
+          "maxpe": masked_maxpe(actual, predicted, floor)[0], "mse": mse(actual, predicted),
+          "nmse": nmse(actual, predicted), "smape": smape(actual, predicted),
+          "r2": r2(actual, predicted)}

@@ -28,7 +28,7 @@ from absl import logging
 
 import research.baselines  # noqa: F401  (registers the baselines)
 import research.models  # noqa: F401  (registers the models)
-from research import fingerprint, hosts, results, rows, workdir as run_folder
+from research import fingerprint, hosts, inference, results, rows, workdir as run_folder
 from research.plan import Plan, make_plan
 from research.plugins import load_plugins
 from research.programs import Variant, load_variants, member_jobs
@@ -61,8 +61,9 @@ def run_study(config: ml_collections.ConfigDict, workdir: str,
   """
   load_plugins(plugin_dirs)
   plan = make_plan(config)
+  warn_if_too_few_seeds(plan.num_seeds)
   task = get_task(plan.task)
-  variants = load_variants(plan.trials, task)
+  variants = load_variants(plan.trials, task, plan.validation)
   stamp = run_fingerprint(plan, variants)
   progress = Progress.for_terminal(plan.progress and hosts.is_writer())
   jobs = member_jobs(plan, task, variants, progress)
@@ -85,7 +86,7 @@ def run_study(config: ml_collections.ConfigDict, workdir: str,
       logging.info("Resuming the run in %s (%d saved chunks used)", workdir, len(found.trusted))
     done, baselines = train_and_fit(plan, task, variants, jobs, folder, first, progress)
     outcome = rows.collect(plan, task, variants, done, baselines)
-    tables = rows.statistics(plan, task, outcome)
+    tables = rows.statistics(plan, task, variants, outcome)
     rows.write(workdir, plan, task, variants, outcome, tables)
     logging.info("Wrote results to %s", workdir)
     if plan.report:
@@ -98,6 +99,16 @@ def run_study(config: ml_collections.ConfigDict, workdir: str,
       comparison=tables.comparison, variance=tables.variance, metrics=task.metrics,
       lower_is_better=task.lower_is_better, networks=tuple(t.label for t in plan.trials),
       ranking=tables.ranking if plan.study is not None else None)
+
+
+def warn_if_too_few_seeds(num_seeds: int, alpha: float = 0.05) -> None:
+  """Says so when the seeds are too few for any paired comparison to reach `alpha`."""
+  needed = inference.min_seeds_for_p(alpha)
+  if num_seeds < needed:
+    logging.warning("with %d seeds the Wilcoxon signed-rank test cannot give p below %.3g, so "
+                    "no paired comparison can reach p < %g however large the difference; "
+                    "use --config.num_seeds=%d or more", num_seeds,
+                    inference.min_wilcoxon_p(num_seeds), alpha, needed)
 
 
 def finished(workdir: str, plan: Plan) -> results.RunResult:

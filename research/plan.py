@@ -58,11 +58,29 @@ class BaselineSpec:
   options: Mapping[str, Any]
 
 
+SELECT_ON = ("validation", "test")
+
+
 @dataclasses.dataclass(frozen=True)
 class StudySpec:
-  """A grid or search: the metric trials are ranked by, and whether each seed searches."""
+  """A grid or search.
+
+  Attributes:
+    metric: the metric trials are ranked by.
+    search_per_seed: each seed runs its own search.
+    select_on: 'validation' (a part held out of the training data, so the test
+      split judges only the chosen trial) or 'test' (the old, optimistic way).
+    validation_fraction: the share of the training data held out to select on.
+  """
   metric: str
   search_per_seed: bool
+  select_on: str = "validation"
+  validation_fraction: float = 0.2
+
+  @property
+  def validation(self) -> float:
+    """The share of the training data the networks do not train on (0: none)."""
+    return self.validation_fraction if self.select_on == "validation" else 0.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -118,6 +136,8 @@ class Plan:
     trials: every trial; `buckets`: the compiled programs that train them.
     baselines: the classical models fitted beside the networks.
     study: the grid or search, or None for a plain run.
+    validation: the share of the training data held out to select a study's
+      trial on (0 without a study, or one that selects on test).
     chunk_size: members per saved chunk (0: one chunk per program).
     strategy, vmap_size: how members share a device (`research.train.strategies`).
     progress, report: show progress lines; write the report at the end.
@@ -131,6 +151,7 @@ class Plan:
   buckets: tuple[study_buckets.Bucket, ...]
   baselines: tuple[BaselineSpec, ...]
   study: StudySpec | None
+  validation: float
   chunk_size: int
   strategy: str
   vmap_size: int
@@ -165,22 +186,33 @@ def make_plan(config: ml_collections.ConfigDict) -> Plan:
   trials = tuple(_trial(index, point, groups if len(points) == 1 else
                         [dataclasses.replace(groups[0], seeds=point.seeds)], task)
                  for index, point in enumerate(points))
-  study = None
-  if space.has_study(config):
-    metric = (config.study.get("metric") or "") or task.metrics[0]
-    if metric not in task.metrics:
-      raise UserError(f"study.metric must be one of {', '.join(task.metrics)}, got {metric!r}")
-    study = StudySpec(metric=metric, search_per_seed=bool(config.study.get("search_per_seed")))
+  study = _study(config, task) if space.has_study(config) else None
   return Plan(
       task=config.get("task", "classification"), seed=config.seed, num_seeds=config.num_seeds,
       vary=tuple(config.vary), trials=trials,
       buckets=tuple(study_buckets.buckets(trials)),
       baselines=tuple(BaselineSpec(name, frozen(options))
                       for name, options in checks.check_baselines(config)),
-      study=study, chunk_size=config.chunk_size,
+      study=study, validation=study.validation if study else 0.0, chunk_size=config.chunk_size,
       strategy=strategies.resolve(config.train.members, task.model_input),
       vmap_size=config.train.vmap_size, progress=bool(config.get("progress", True)),
       report=bool(config.get("report", True)), config=frozen(config.to_dict()))
+
+
+def _study(config: ml_collections.ConfigDict, task: Task) -> StudySpec:
+  """The study's ranking metric and how it selects, checked."""
+  section = config.study
+  metric = (section.get("metric") or "") or task.metrics[0]
+  if metric not in task.metrics:
+    raise UserError(f"study.metric must be one of {', '.join(task.metrics)}, got {metric!r}")
+  select_on = section.get("select_on", "validation")
+  if select_on not in SELECT_ON:
+    raise UserError(f"study.select_on must be one of {', '.join(SELECT_ON)}, got {select_on!r}")
+  fraction = section.get("validation_fraction", 0.2)
+  if select_on == "validation" and not (isinstance(fraction, float) and 0 < fraction < 1):
+    raise UserError(f"study.validation_fraction must be between 0 and 1, got {fraction!r}")
+  return StudySpec(metric=metric, search_per_seed=bool(section.get("search_per_seed")),
+                   select_on=select_on, validation_fraction=float(fraction))
 
 
 def _trial(index: int, point: space.Point, groups: Sequence[seeding.MemberGroup],

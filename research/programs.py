@@ -39,16 +39,29 @@ class Variant:
   tag: str
 
 
-def load_variants(trials: Sequence[Trial], task: Task) -> dict[int, Variant]:
-  """Each trial's data: `task.load` once per distinct data section."""
+def load_variants(trials: Sequence[Trial], task: Task, validation: float = 0.0
+                  ) -> dict[int, Variant]:
+  """Each trial's data: `task.load` once per distinct data section (with a
+  `validation` share of the training data held out, for a study that selects on it)."""
   first: dict[str, Trial] = {}
   for trial in trials:
     first.setdefault(trial.data_key, trial)
   several = len(first) > 1
-  loaded = {key: Variant(data=task.load(trial.data), suffix=f" [data {i}]" if several else "",
+  loaded = {key: Variant(data=_load(task, trial.data, validation),
+                         suffix=f" [data {i}]" if several else "",
                          tag=f"-data{i}" if several else "")
             for i, (key, trial) in enumerate(first.items())}
   return {trial.index: loaded[trial.data_key] for trial in trials}
+
+
+def _load(task: Task, data: Mapping[str, Any], validation: float) -> Any:
+  if not validation:
+    return task.load(data)
+  try:
+    return task.load(data, validation=validation)
+  except TypeError as e:  # a plugin task written without a validation part
+    raise UserError(f"task {type(task).__name__} cannot hold out a validation part ({e}); set "
+                    "--config.study.select_on=test to select on the test split") from None
 
 
 def bucket_train(task: Task, trial: Trial, data: Any,
@@ -84,7 +97,7 @@ def first_program(config: ml_collections.ConfigDict,
   plan = make_plan(config)
   task = get_task(plan.task)
   bucket = plan.buckets[0]
-  data = load_variants(plan.trials, task)[bucket.first.index].data
+  data = load_variants(plan.trials, task, plan.validation)[bucket.first.index].data
   return (bucket_train(task, bucket.first, data, on_epoch), bucket.keys(plan.seed),
           bucket.hparams(), data)
 
@@ -98,7 +111,7 @@ def dry_run(config: ml_collections.ConfigDict, plugin_dirs: Sequence[str] = ()) 
   load_plugins(plugin_dirs)
   plan = make_plan(config)
   task = get_task(plan.task)
-  variants = load_variants(plan.trials, task)
+  variants = load_variants(plan.trials, task, plan.validation)
   jobs = member_jobs(plan, task, variants, Progress(False))
   compiled = [execute.compile_members(job, plan.chunk_size) for job in jobs]
   lines = [f"task {plan.task}: {len(plan.trials)} trial(s) x {plan.num_seeds} seed(s), "

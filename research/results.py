@@ -27,6 +27,7 @@ RUN_FILE = "run.json"
 COMPARISON_FILE = "comparison.csv"
 VARIANCE_FILE = "variance.csv"
 VARIANCE_MEMBERS_FILE = "variance_members.csv"
+PERIOD_FILE = "period_comparison.csv"  # forecasts against fixed baselines, over the test period
 TRIALS_FILE = "trials.csv"  # a study's trials x seeds
 RANKING_FILE = "ranking.csv"  # a study's trials, best first
 BEST_CONFIG_FILE = "best_config.py"  # the best trial, as a config launch.py runs
@@ -36,13 +37,18 @@ CHUNKS_DIR = "chunks"  # raw per-chunk outputs: what a resumed run picks up
 # task's metrics, then MEMBER_COLUMNS; trials.csv and ranking.csv add one
 # column per field a study varies).
 MEMBER_COLUMNS = ("train_seconds", "diverged", "diverged_epoch")
-SUMMARY_COLUMNS = ("model", "metric", "mean", "std", "min", "max", "ci_low", "ci_high", "n",
-                   "median", "iqm")
+SUMMARY_COLUMNS = ("model", "metric", "mean", "std", "min", "max", "ci_low", "ci_high",
+                   "ci_method", "n", "median", "iqm")
 COMPARISON_COLUMNS = ("model_a", "model_b", "metric", "mean_diff", "ci_low", "ci_high",
-                      "p_improve", "p_value", "n")
-VARIANCE_COLUMNS = ("model", "metric", "source", "std", "variance_share", "n")
-RANKING_COLUMNS = ("rank", "trial", "model", "metric", "mean", "std", "ci_low", "ci_high",
-                   "n", "train_seconds", "compile_seconds")
+                      "ci_method", "p_improve", "p_value", "min_p", "n")
+VARIANCE_COLUMNS = ("model", "metric", "source", "std", "variance_share", "share_low",
+                    "share_high", "n")
+# Forecasts against a baseline that is the same for every seed, tested across the
+# test period (research.tasks.forecast): Diebold-Mariano and a block bootstrap.
+PERIOD_COLUMNS = ("model_a", "model_b", "loss", "mean_diff", "ci_low", "ci_high",
+                  "block_length", "dm_stat", "dm_p", "n")
+RANKING_COLUMNS = ("rank", "trial", "model", "metric", "selected_on", "mean", "std", "ci_low",
+                   "ci_high", "n", "train_seconds", "compile_seconds")
 CURVES_COLUMNS = ("model", "seed", "epoch", "train_loss", "eval_loss")
 
 

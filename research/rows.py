@@ -40,24 +40,31 @@ class Outcome:
     outputs: each trial's arrays (predictions as the task gives them on the
       host, losses, divergence, seconds), all its members.
     baselines: each baseline's predictions by label, fitted ones first.
+    fixed: the labels of baselines that are the same for every seed.
     compile_seconds: each trial's program's compile time.
+    validation: in a study that selects on validation, each trial's main-group
+      rows scored on the validation part (`model`, `seed`, the metrics).
   """
   seeds: pd.DataFrame
   variance_members: pd.DataFrame
   outputs: dict[int, dict[str, np.ndarray]]
   baselines: dict[str, Arrays]
+  fixed: frozenset[str]
   compile_seconds: dict[int, float]
+  validation: pd.DataFrame | None = None
 
 
 @dataclasses.dataclass(frozen=True)
 class Tables:
-  """A run's statistics; `trials` and `ranking` only for a study (else None/empty)."""
+  """A run's statistics; `trials` and `ranking` only for a study (else None/empty);
+  `period` only for tasks with fixed baselines (`Task.period_comparison`)."""
   seeds: pd.DataFrame
   summary: pd.DataFrame
   comparison: pd.DataFrame
   variance: pd.DataFrame
   ranking: pd.DataFrame
   trials: pd.DataFrame | None
+  period: pd.DataFrame | None = None
 
 
 def member_rows(label: str, seeds: np.ndarray, metrics: pd.DataFrame, seconds: Any,
@@ -82,7 +89,7 @@ def collect(plan: "Plan", task: Task, variants: Mapping[int, "Variant"],
   for bucket, (bucket_outputs, seconds) in zip(plan.buckets, done):
     outputs.update(bucket.per_trial(bucket_outputs))
     compile_seconds.update({t.index: seconds for t in bucket.trials})
-  trial_rows = {}
+  trial_rows, validation_rows = {}, []
   for trial in plan.trials:
     data, out = variants[trial.index].data, outputs[trial.index]
     predictions = task.host_predictions(
@@ -92,10 +99,15 @@ def collect(plan: "Plan", task: Task, variants: Mapping[int, "Variant"],
     trial_rows[trial.index] = member_rows(
         trial.label, seeds, task.metric_rows(predictions, data), out["seconds"],
         out["diverged"], out["diverged_epoch"])
-  baselines, baseline_rows = {}, []
+    if plan.validation:
+      validation_rows.append(member_rows(
+          trial.label, seeds, task.metric_rows(predictions, data, part="val"), out["seconds"],
+          out["diverged"], out["diverged_epoch"]).iloc[:len(trial.seeds)])
+  baselines, baseline_rows, fixed_labels = {}, [], set()
   main_seeds = plan.main_seeds
   for variant in distinct(variants, plan.trials):
     fixed = task.fixed_baselines(variant.data)
+    fixed_labels |= {name + variant.suffix for name in fixed}
     for label, arrays in [*((s.name + variant.suffix, fitted[s.name + variant.suffix])
                             for s in plan.baselines),
                           *((name + variant.suffix, arrays) for name, arrays in fixed.items())]:
@@ -112,7 +124,10 @@ def collect(plan: "Plan", task: Task, variants: Mapping[int, "Variant"],
   variance_members = (trial_rows[0].assign(source=np.concatenate(
       [[g.source] * len(g.seeds) for g in groups])) if len(groups) > 1 else pd.DataFrame())
   return Outcome(seeds=seeds, variance_members=variance_members, outputs=outputs,
-                 baselines=baselines, compile_seconds=compile_seconds)
+                 baselines=baselines, fixed=frozenset(fixed_labels),
+                 compile_seconds=compile_seconds,
+                 validation=pd.concat(validation_rows, ignore_index=True) if validation_rows
+                 else None)
 
 
 def distinct(variants: Mapping[int, "Variant"], trials: Sequence[Any]) -> list["Variant"]:
@@ -120,8 +135,10 @@ def distinct(variants: Mapping[int, "Variant"], trials: Sequence[Any]) -> list["
   return list({id(variants[t.index]): variants[t.index] for t in trials}.values())
 
 
-def statistics(plan: "Plan", task: Task, outcome: Outcome) -> Tables:
-  """Summary, paired comparisons, variance by source; a study's trial table and ranking."""
+def statistics(plan: "Plan", task: Task, variants: Mapping[int, "Variant"],
+               outcome: Outcome) -> Tables:
+  """Summary, paired comparisons, variance by source, tests over the test period;
+  a study's trial table and ranking."""
   seed_table, lower = outcome.seeds, task.lower_is_better
   num_diverged = int(seed_table["diverged"].sum())
   if num_diverged:
@@ -135,19 +152,41 @@ def statistics(plan: "Plan", task: Task, outcome: Outcome) -> Tables:
     return Tables(seeds=seed_table, summary=stats.summarize(seed_table, task.metrics, plan.seed),
                   comparison=stats.compare(seed_table, task.metrics, lower, seed=plan.seed),
                   variance=variance, ranking=pd.DataFrame(columns=results.RANKING_COLUMNS),
-                  trials=None)
-  metric = plan.study.metric
-  trials = study_tables.trial_table(plan.trials, seed_table)
+                  trials=None, period=period(plan, task, variants, outcome, plan.trials))
+  metric, selection = plan.study.metric, outcome.validation
+  trials = study_tables.trial_table(plan.trials, seed_table, selection, task.metrics)
+  ranked_rows = seed_table if selection is None else selection
   if plan.study.search_per_seed:
-    seed_table = pd.concat([seed_table, study_tables.best_per_seed(
-        trials, metric, lower, seed_table.columns)], ignore_index=True)
+    chosen = study_tables.best_per_seed(trials, metric, lower, seed_table.columns,
+                                        on_validation=selection is not None)
+    seed_table = pd.concat([seed_table, chosen], ignore_index=True)
   summary = stats.summarize(seed_table, task.metrics, seed=plan.seed)
-  ranking = study_tables.ranking(plan.trials, summary, trials, metric, lower,
-                                 outcome.compile_seconds)
+  ranking = study_tables.ranking(
+      plan.trials, stats.summarize(ranked_rows, [metric], seed=plan.seed), trials, metric,
+      lower, outcome.compile_seconds, plan.study.select_on)
   best = study_tables.SEARCH_BEST if plan.study.search_per_seed else ranking["model"].iloc[0]
+  chosen_trials = [t for t in plan.trials if t.label == ranking["model"].iloc[0]]
   return Tables(seeds=seed_table, summary=summary, variance=variance, ranking=ranking,
                 comparison=stats.compare(seed_table, task.metrics, lower, seed=plan.seed,
-                                         anchor=best), trials=trials)
+                                         anchor=best), trials=trials,
+                period=period(plan, task, variants, outcome, chosen_trials))
+
+
+def period(plan: "Plan", task: Task, variants: Mapping[int, "Variant"], outcome: Outcome,
+           trials: Sequence[Any]) -> pd.DataFrame | None:
+  """`Task.period_comparison` of `trials` (their finished main-group members)."""
+  if not outcome.fixed or not trials:
+    return None
+  variant = variants[trials[0].index]
+  networks = {}
+  for trial in trials:
+    out = outcome.outputs[trial.index]
+    kept = ~out["diverged"][:len(trial.seeds)].astype(bool)
+    if kept.any():
+      networks[trial.label] = {k: v[:len(trial.seeds)][kept] for k, v in _predictions(out).items()}
+  fixed = {label: outcome.baselines[label] for label in outcome.fixed
+           if label.endswith(variant.suffix)}
+  return task.period_comparison(networks, fixed, variant.data, plan.seed) if networks else None
 
 
 def curves(trials: Sequence[Any], outputs: Mapping[int, Mapping[str, np.ndarray]]
@@ -188,6 +227,8 @@ def write(workdir: str, plan: "Plan", task: Task, variants: Mapping[int, "Varian
   if len(tables.variance):
     results.write_csv(path(results.VARIANCE_MEMBERS_FILE), outcome.variance_members)
     results.write_csv(path(results.VARIANCE_FILE), tables.variance)
+  if tables.period is not None:
+    results.write_csv(path(results.PERIOD_FILE), tables.period)
   results.write_json(path(results.RUN_FILE), run_facts(plan, task, variants, outcome))
   results.write_csv(path(results.COMPARISON_FILE), tables.comparison)
   results.write_csv(path(results.SUMMARY_FILE), tables.summary)

@@ -74,14 +74,22 @@ class MemberGroup:
 def member_groups(base_seed: int, num_seeds: int, vary: Collection[str],
                   variance_sources: Collection[str] = (),
                   variance_num_seeds: int = 0) -> list[MemberGroup]:
-  """The main group, then one group per source for the variance decomposition."""
+  """The main group, then one group per source for the variance decomposition.
+
+  Every group has seeds of its own (the main group's come first, then each
+  source group's in turn), so the groups' spreads are independent samples and
+  a ratio of their variances has the F distribution its interval assumes.
+  """
   check_vary(vary)
   check_vary(variance_sources, "variance.sources")
   vary = tuple(s for s in STREAMS if s in vary)
   main = MemberGroup(source=TOTAL_SOURCE if vary == STREAMS else "+".join(vary) or "none",
                      seeds=member_seeds(base_seed, num_seeds), vary=vary)
-  return [main] + [MemberGroup(source=s, seeds=member_seeds(base_seed, variance_num_seeds),
-                               vary=(s,)) for s in STREAMS if s in variance_sources]
+  sources = [s for s in STREAMS if s in variance_sources]
+  return [main] + [MemberGroup(
+      source=source, vary=(source,),
+      seeds=member_seeds(base_seed + num_seeds + i * variance_num_seeds, variance_num_seeds))
+      for i, source in enumerate(sources)]
 
 
 def group_keys(groups: Sequence[MemberGroup], base_seed: int) -> dict[str, jax.Array]:

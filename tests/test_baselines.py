@@ -66,7 +66,9 @@ def test_comparison_file_and_terminal_table(with_baselines):
   _, result = with_baselines
   comparison = pd.read_csv(os.path.join(result.workdir, "comparison.csv"))
   assert list(comparison.columns) == ["model_a", "model_b", "metric", "mean_diff", "ci_low",
-                                      "ci_high", "p_improve", "p_value", "n"]
+                                      "ci_high", "ci_method", "p_improve", "p_value", "min_p",
+                                      "n"]
+  assert (comparison["min_p"] == 0.25).all()  # 3 seeds: no p below 2 / 2**3
   assert len(comparison) == 3 * 6  # 3 pairs x 6 metrics
   assert comparison["p_improve"].between(0, 1).all() and (comparison["n"] == 3).all()
   table = terminal.format_comparison(result.summary, result.comparison, result.metrics,
@@ -85,7 +87,8 @@ def test_variance_decomposition_finds_only_the_sources_that_matter(tmp_path):
                                "variance.num_seeds": 4})
   result = research.run_study(config, str(tmp_path / "variance"))
   variance = pd.read_csv(os.path.join(tmp_path / "variance", "variance.csv"))
-  assert list(variance.columns) == ["model", "metric", "source", "std", "variance_share", "n"]
+  assert list(variance.columns) == ["model", "metric", "source", "std", "variance_share",
+                                    "share_low", "share_high", "n"]
   auc = variance[variance["metric"] == "auc"].set_index("source")
   assert auc.loc["order", "std"] == 0.0 and auc.loc["order", "variance_share"] == 0.0
   assert auc.loc["dropout", "std"] == 0.0 and auc.loc["dropout", "variance_share"] == 0.0

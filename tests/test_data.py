@@ -127,3 +127,19 @@ def test_preprocessor_fits_on_training_rows_like_sklearn():
   got = np.asarray(preprocess(test))
   np.testing.assert_allclose(got[:, :2], expected, rtol=1e-5, atol=1e-5)
   np.testing.assert_array_equal(got[:, 2], np.nan_to_num(test[:, 2], nan=np.nanmedian(train[:, 2])))
+
+
+def test_a_validation_part_is_carved_from_each_members_training_rows():
+  import jax  # pylint: disable=import-outside-toplevel
+  from research.tasks.classification import member_split  # pylint: disable=import-outside-toplevel
+  data = encode_table(get_loader("credit_data")(), source="c", target="Status", positive="bad")
+  plain = member_split(jax.random.key(3), data, 0.25)
+  split = member_split(jax.random.key(3), data, 0.25, validation_fraction=0.2)
+  np.testing.assert_array_equal(split.test_index, plain.test_index)  # the test split is untouched
+  train, val = np.asarray(plain.y_train), np.asarray(split.y_val)
+  rows = np.concatenate([np.asarray(split.x_train), np.asarray(split.x_val)])
+  assert len(rows) == len(train) and split.val_index.shape[0] == round(0.2 * len(train))
+  val_rows = set(np.asarray(split.val_index).tolist())
+  assert not val_rows & set(np.asarray(split.test_index).tolist())
+  assert abs(val.mean() - data.labels.mean()) < 0.01  # stratified
+  assert len(val_rows) == len(val)

@@ -39,13 +39,25 @@ def test_forecast_metrics_match_sklearn():
   assert metrics.mae(actual, predicted) == pytest.approx(skm.mean_absolute_error(actual, predicted))
   assert metrics.mse(actual, predicted) == pytest.approx(skm.mean_squared_error(actual, predicted))
   assert metrics.r2(actual, predicted) == pytest.approx(skm.r2_score(actual, predicted))
-  assert metrics.mape(actual, predicted) == pytest.approx(
-      100 * skm.mean_absolute_percentage_error(actual, predicted))
-  assert metrics.maxpe(actual, predicted) == pytest.approx(
-      100 * np.max(np.abs(actual - predicted) / actual))
-  assert metrics.nmse(actual, predicted) == pytest.approx(
+  scores = metrics.forecast_metrics(actual, predicted)
+  assert list(scores) == list(metrics.FORECAST)
+  assert scores["mape"] == pytest.approx(100 * skm.mean_absolute_percentage_error(actual, predicted))
+  assert scores["maxpe"] == pytest.approx(100 * np.max(np.abs(actual - predicted) / actual))
+  assert scores["nmse"] == pytest.approx(
       skm.mean_squared_error(actual, predicted) / actual.mean() ** 2)
+  assert scores["r2"] == pytest.approx(skm.r2_score(actual, predicted))
   assert metrics.smape(actual, actual) == 0.0
+
+
+def test_zero_actuals_give_finite_documented_percentage_errors():
+  actual = np.array([0.0, 0.05, 2.0, 4.0])
+  predicted = np.array([0.1, 0.1, 2.2, 3.6])
+  exact_zeros_only = metrics.forecast_metrics(actual, predicted)  # before: inf, all seeds NaN
+  assert exact_zeros_only["mape"] == pytest.approx(100 * np.mean([1.0, 0.1, 0.1]))
+  floored = metrics.forecast_metrics(actual, predicted, mape_floor=0.5)
+  assert floored["mape"] == pytest.approx(10.0) and floored["maxpe"] == pytest.approx(10.0)
+  assert floored["wape"] == pytest.approx(100 * 0.75 / 6.05)
+  assert all(np.isfinite(list(floored.values())))
 
 
 def _series(values, times=None):
@@ -84,7 +96,7 @@ def test_windows_scaling_and_naive_baselines():
   # Training targets end by index 80; the example straddling the split is in neither part.
   assert data.targets.shape == (93, 2) and data.train_count == 74
   assert data.test_start == 74 and data.num_test == 19
-  np.testing.assert_allclose(data.test_actual()[0], [90, 91])  # values at indices 80, 81
+  np.testing.assert_allclose(data.actual()[0], [90, 91])  # values at indices 80, 81
   np.testing.assert_allclose(data.baselines["persistence"][0], [89, 89])
   np.testing.assert_allclose(data.baselines["seasonal_naive"][0], [80, 81])
   with pytest.raises(UserError, match="too short for a window of 99"):

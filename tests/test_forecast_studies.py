@@ -1,7 +1,9 @@
 """The forecasting studies end to end, from the command line."""
 
 import ml_collections
+import numpy as np
 import pandas as pd
+import pytest
 
 import research
 from tests.conftest import WIND_TINY_FLAGS, launch, load_config, set_field, write_wind_csv
@@ -54,6 +56,17 @@ def test_load_study_beats_persistence_and_writes_day_ahead_forecasts(tmp_path):
   curves = pd.read_csv(workdir / "curves.csv")
   assert curves.groupby("epoch")["train_loss"].mean().iloc[-1] < \
       curves.groupby("epoch")["train_loss"].mean().iloc[0]
+  # Against the fixed baselines over the test period: the mean loss difference is
+  # the network's mean MAE (MSE) over seeds minus the baseline's.
+  period = pd.read_csv(workdir / "period_comparison.csv").set_index(["model_b", "loss"])
+  for baseline in ("persistence", "seasonal_naive"):
+    for loss, metric in (("absolute", "mae"), ("squared", "mse")):
+      row = period.loc[(baseline, loss)]
+      assert row["mean_diff"] == pytest.approx(summary[("elman", metric)]
+                                               - summary[(baseline, metric)], rel=1e-6)
+      assert row["ci_low"] <= row["mean_diff"] <= row["ci_high"] and 0 <= row["dm_p"] <= 1
+      assert np.sign(row["dm_stat"]) == np.sign(row["mean_diff"])
+  assert (period["n"] == 122).all() and (period["block_length"] == 5).all()
 
 
 def test_optimizer_study_trains_every_optimizer_and_keeps_every_loss_curve(tmp_path):

@@ -37,7 +37,7 @@ def test_every_strategy_gives_the_same_members():
     compiled = execute.compile_members(job)
     outputs[strategy] = jax.device_get(compiled.train(job.keys, job.hparams)).predictions
   for strategy in ("map", "chunked"):
-    np.testing.assert_allclose(outputs[strategy]["test_prob"], outputs["vmap"]["test_prob"],
+    np.testing.assert_allclose(outputs[strategy]["test_logit"], outputs["vmap"]["test_logit"],
                                rtol=1e-5, atol=1e-6)
     np.testing.assert_array_equal(outputs[strategy]["test_index"], outputs["vmap"]["test_index"])
 

@@ -119,9 +119,12 @@ def test_credit_report_has_comparison_and_variance_tables(credit_dir):
   variance = pd.read_csv(os.path.join(credit_dir, "variance.csv"))
   init = variance[(variance["source"] == "init") & (variance["metric"] == "auc")].iloc[0]
   cells = table_row(markdown, "Variance by source", "init")
-  assert f"({init['variance_share']:.0%})" in cells[3]
+  assert (f"({init['variance_share']:.0%} [{init['share_low']:.0%}, {init['share_high']:.0%}])"
+          in cells[3])
   comparison = table_row(markdown, "Comparisons", "auc")
   assert {"mlp", "logistic_regression"} <= {c.replace(" (best)", "") for c in comparison[1:3]}
+  assert comparison[7] == "0.25"  # the smallest p 3 seeds allow
+  assert "95% CI = Student t interval of the mean" in markdown
 
 
 @pytest.mark.parametrize("run_dir", ["credit_dir", "load_dir"])

@@ -6,6 +6,7 @@ import os
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats as scipy_stats
 
 import research
 from research import metrics
@@ -32,12 +33,16 @@ def test_workdir_files_and_columns(tiny_run):
   assert seeds["seed"].tolist() == [0, 1, 2] and (seeds["model"] == "mlp").all()
   summary = pd.read_csv(os.path.join(tiny_run.workdir, "summary.csv"))
   assert list(summary.columns) == ["model", "metric", "mean", "std", "min", "max", "ci_low",
-                                   "ci_high", "n", "median", "iqm"]
+                                   "ci_high", "ci_method", "n", "median", "iqm"]
+  assert (summary["ci_method"] == "t").all()
   assert summary["metric"].tolist() == METRICS and (summary["n"] == 3).all()
   auc = summary.set_index("metric").loc["auc"]
   assert auc["mean"] == pytest.approx(seeds["auc"].mean())
   assert auc["std"] == pytest.approx(seeds["auc"].std(ddof=1))
-  assert auc["min"] <= auc["ci_low"] <= auc["mean"] <= auc["ci_high"] <= auc["max"]
+  # A t interval of 3 seeds: it may reach past the seeds' min and max, as it should.
+  low, high = scipy_stats.t.interval(0.95, 2, loc=seeds["auc"].mean(),
+                                     scale=scipy_stats.sem(seeds["auc"]))
+  assert (auc["ci_low"], auc["ci_high"]) == pytest.approx((low, high))
   config = json.load(open(os.path.join(tiny_run.workdir, "config.json")))
   assert config["num_seeds"] == 3 and config["model"]["hidden_sizes"] == [8]
 

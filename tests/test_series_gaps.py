@@ -62,7 +62,7 @@ def test_persistence_on_a_random_walk_with_gaps_is_not_flattered():
   values = np.cumsum(rng.normal(size=20_000))
   values[rng.random(20_000) < 0.1] = np.nan
   data = _windows(_series(values), window=8, horizon=1, season=96, train_fraction=0.5)
-  error = data.baselines["persistence"][data.scored] - data.test_actual()
+  error = data.baselines["persistence"][data.scored()] - data.actual()
   assert np.sqrt(np.mean(error ** 2)) == pytest.approx(1.0, abs=0.05)
 
 
@@ -76,7 +76,7 @@ def test_seasonal_naive_never_looks_past_the_origin():
   np.testing.assert_array_equal(used, origins[:, None] + np.arange(1, 5) - [2, 2, 4, 4])
   within_a_season = _windows(_series(values), window=8, horizon=2, season=24)
   np.testing.assert_allclose(within_a_season.baselines["seasonal_naive"],
-                             within_a_season.test_actual() - 24, atol=1e-3)
+                             within_a_season.actual() - 24, atol=1e-3)
 
 
 def test_network_windows_are_exactly_the_values_before_their_targets():
@@ -121,9 +121,9 @@ def test_day_profiles_with_missing_hours_train_on_and_score_only_whole_days():
   assert not data.usable[day] and data.usable.sum() == len(data.usable) - 1 - 2
   # The test days whose persistence (day 46) or seasonal naive (day 52) needs day 45.
   assert not data.usable[day + 1] and not data.usable[day + 7]
-  assert np.isfinite(data.test_actual()).all()
+  assert np.isfinite(data.actual()).all()
   for forecast in data.baselines.values():
-    assert np.isfinite(forecast[data.scored]).all()
+    assert np.isfinite(forecast[data.scored()]).all()
 
 
 def test_a_load_csv_with_missing_hours_runs_clean(tmp_path):

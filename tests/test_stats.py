@@ -3,13 +3,13 @@ import pandas as pd
 import pytest
 from scipy import stats as scipy_stats
 
-from research import stats
+from research import inference, stats
 
 
 def test_bootstrap_ci_is_reproducible_and_seed_dependent():
   values = np.random.default_rng(0).normal(size=20)
-  assert stats.bootstrap_ci(values, seed=3) == stats.bootstrap_ci(values, seed=3)
-  assert stats.bootstrap_ci(values, seed=3) != stats.bootstrap_ci(values, seed=4)
+  assert inference.bootstrap_ci(values, seed=3) == inference.bootstrap_ci(values, seed=3)
+  assert inference.bootstrap_ci(values, seed=3) != inference.bootstrap_ci(values, seed=4)
 
 
 def test_bootstrap_ci_covers_the_true_mean_at_about_the_nominal_rate():
@@ -17,14 +17,14 @@ def test_bootstrap_ci_covers_the_true_mean_at_about_the_nominal_rate():
   trials, hits = 200, 0
   for trial in range(trials):
     sample = rng.exponential(scale=2.0, size=40)  # skewed, true mean 2
-    low, high = stats.bootstrap_ci(sample, seed=trial, num_resamples=2000)
+    low, high = inference.bootstrap_ci(sample, seed=trial, num_resamples=2000)
     hits += low <= 2.0 <= high
   assert 0.88 <= hits / trials <= 0.99  # nominal 0.95; 200 trials give about ±0.03
 
 
 def test_bootstrap_ci_degenerate_inputs():
-  assert np.isnan(stats.bootstrap_ci([0.8])).all()
-  assert stats.bootstrap_ci([0.8, 0.8, 0.8]) == (0.8, 0.8)
+  assert np.isnan(inference.bootstrap_ci([0.8])).all()
+  assert inference.bootstrap_ci([0.8, 0.8, 0.8]) == (0.8, 0.8)
 
 
 def test_interquartile_mean_ignores_outlying_seeds():
@@ -88,3 +88,46 @@ def test_variance_by_source_shares():
   assert table.loc["all", "variance_share"] == pytest.approx(1.0)
   assert table.loc["split", "variance_share"] == pytest.approx(1.0)
   assert table.loc["order", "std"] == 0.0 and table.loc["order", "variance_share"] == 0.0
+
+
+def test_summary_interval_is_the_t_interval_and_named():
+  rows = pd.DataFrame({"model": "net", "seed": range(4), "auc": [0.80, 0.83, 0.81, 0.86]})
+  row = stats.summarize(rows, ["auc"]).iloc[0]
+  low, high = scipy_stats.t.interval(0.95, 3, loc=rows["auc"].mean(),
+                                     scale=scipy_stats.sem(rows["auc"]))
+  assert row["ci_method"] == "t"
+  assert (row["ci_low"], row["ci_high"]) == pytest.approx((low, high))
+
+
+def test_summary_interval_covers_at_four_seeds():
+  # BCa, the interval before, covered 76% here; the t interval holds 95%.
+  rng = np.random.default_rng(7)
+  covered = 0
+  for trial in range(1000):
+    rows = pd.DataFrame({"model": "net", "seed": range(4), "auc": rng.normal(0.8, 0.01, 4)})
+    row = stats.summarize(rows, ["auc"], seed=trial).iloc[0]
+    covered += row["ci_low"] <= 0.8 <= row["ci_high"]
+  assert covered / 1000 >= 0.93
+
+
+def test_comparison_drops_non_finite_pairs_and_shows_the_smallest_attainable_p():
+  rows = _rows()
+  rows.loc[(rows["model"] == "tree") & (rows["seed"] == 0), "auc"] = np.nan  # was "tree better"
+  table = stats.compare(rows, ["auc"], frozenset())
+  auc = table.iloc[0]
+  assert auc["n"] == 11 and auc["p_improve"] == 1.0 and auc["min_p"] == pytest.approx(2 / 2**11)
+  few = stats.compare(_rows()[_rows()["seed"] < 4], ["auc"], frozenset()).iloc[0]
+  assert few["min_p"] == pytest.approx(0.125) and few["p_value"] >= few["min_p"]
+
+
+def test_variance_shares_come_with_an_f_interval_that_covers():
+  rng = np.random.default_rng(5)
+  covered = 0
+  for _ in range(400):  # a source that explains all the spread: true share 1
+    rows = pd.DataFrame({"model": "net", "source": ["all"] * 32 + ["init"] * 16,
+                         "auc": rng.normal(0.8, 0.01, 48)})
+    init = stats.variance_by_source(rows, ["auc"]).set_index("source").loc["init"]
+    covered += init["share_low"] <= 1.0 <= init["share_high"]
+  assert 0.92 <= covered / 400 <= 0.98
+  assert np.isnan(stats.variance_by_source(rows, ["auc"]).set_index("source").loc["all",
+                                                                                  "share_low"])

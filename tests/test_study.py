@@ -165,9 +165,12 @@ def test_chunks_give_the_same_rows_as_one_chunk(tmp_path):
 
 
 def test_search_writes_trials_ranking_and_a_best_config_that_reruns(tmp_path):
+  # Selecting on the test split (the named old way): the best trial's members
+  # trained on the whole training split, as its best_config.py does alone.
   config = _with_study(tiny_credit_config(num_seeds=2), search={
       "optimizer": {"learning_rate": ("loguniform", 3e-3, 1e-1)},
-      "model": {"dropout": ("uniform", 0.0, 0.3)}}, num_trials=4, seed=3, metric="auc")
+      "model": {"dropout": ("uniform", 0.0, 0.3)}}, num_trials=4, seed=3, metric="auc",
+      select_on="test")
   result = research.run_study(config, str(tmp_path / "search"))
   ranking = pd.read_csv(tmp_path / "search" / "ranking.csv")
   trials = pd.read_csv(tmp_path / "search" / "trials.csv")
@@ -217,3 +220,25 @@ def test_a_bad_study_metric_is_refused_before_anything_is_written(tmp_path):
   with pytest.raises(UserError, match="study.metric must be one of auc"):
     research.run_study(config, str(tmp_path / "run"))
   assert not (tmp_path / "run").exists()
+
+
+def test_a_study_selects_on_a_validation_part_and_tests_the_choice(tmp_path):
+  config = _with_study(tiny_credit_config(num_seeds=3), search={
+      "optimizer": {"learning_rate": ("loguniform", 3e-3, 1e-1)}}, num_trials=4, seed=3,
+      metric="auc", validation_fraction=0.25)
+  result = research.run_study(config, str(tmp_path / "run"))
+  trials = pd.read_csv(tmp_path / "run" / "trials.csv")
+  ranking = result.ranking
+  assert (ranking["selected_on"] == "validation").all()
+  by_validation = trials.groupby("model")["val_auc"].mean()
+  assert list(ranking["model"]) == list(by_validation.sort_values(ascending=False).index)
+  assert ranking["mean"].tolist() == pytest.approx(by_validation.sort_values(
+      ascending=False).tolist())
+  chosen = ranking["model"].iloc[0]  # compared with the rest on the test split
+  assert set(result.comparison["model_a"]) == {chosen}
+  test_auc = result.summary.set_index(["model", "metric"]).loc[(chosen, "auc"), "mean"]
+  assert test_auc == pytest.approx(trials.loc[trials["model"] == chosen, "auc"].mean())
+  predictions = pd.read_csv(tmp_path / "run" / "predictions.csv")
+  assert len(predictions[predictions["model"] == chosen]) == 3 * 1114  # the test split, whole
+  with open(tmp_path / "run" / "best_config.py") as file:
+    assert "on the validation part" in file.read()

@@ -25,8 +25,12 @@ FIRST = 4  # the lags reach 4 days back: the first day with inputs
 
 
 def day_profile_data(tidy: pd.DataFrame, *, source: str, train_fraction: float,
-                     workday_column: str = "WorkDay") -> SeriesData:
-  """Many-to-many over days: 23 inputs and 24 hourly targets per day (see module doc)."""
+                     workday_column: str = "WorkDay", validation: float = 0.0) -> SeriesData:
+  """Many-to-many over days: 23 inputs and 24 hourly targets per day (see module doc).
+
+  With `validation`, the last training days (that share of them) are held out:
+  the sequence runs through them, but the loss and the scaling do not use them.
+  """
   if not np.issubdtype(tidy["time"].dtype, np.datetime64):
     raise UserError(f"day profiles need timestamps: set data.time_column for {source}")
   if workday_column not in tidy.columns:
@@ -43,7 +47,10 @@ def day_profile_data(tidy: pd.DataFrame, *, source: str, train_fraction: float,
   flags = pd.DataFrame(hourly[workday_column].to_numpy(np.float64).reshape(len(days), 24))
   workday = flags.bfill(axis=1)[0].fillna(pd.Series(~weekend, dtype=np.float64)).to_numpy()
   split = int(len(days) * train_fraction)
-  history = loads[:split]
+  fit_end = split - int((split - FIRST) * validation)  # days the networks fit on end here
+  if validation > 0 and not FIRST < fit_end < split:
+    raise UserError(f"{source}: too few training days to hold out a validation part")
+  history = loads[:fit_end]
   history = history[~np.isnan(history)] if np.isnan(history).any() else history
   mean, std = history.mean(), history.std() or 1.0
   scaled = (loads - mean) / std
@@ -57,21 +64,21 @@ def day_profile_data(tidy: pd.DataFrame, *, source: str, train_fraction: float,
       np.stack([season >> 1 & 1, season & 1], 1)[FIRST:],
       np.stack([workday, weekend], 1)[FIRST:].astype(np.float64)], axis=1)
   observed = ~np.isnan(loads).any(1)
-  train_count = split - FIRST
+  train_count, test_start = fit_end - FIRST, split - FIRST
   usable = observed[FIRST:].copy()
   # A test day is scored only if its baselines' days (d-1 and d-7) are observed too.
-  usable[train_count:] &= observed[FIRST - 1:-1][train_count:] & _lagged(observed, 7, False)[
-      FIRST:][train_count:]
+  usable[test_start:] &= observed[FIRST - 1:-1][test_start:] & _lagged(observed, 7, False)[
+      FIRST:][test_start:]
   times = hourly.index.to_numpy().reshape(len(days), 24)[FIRST:]
   return SeriesData(
       # A day with gaps has weight 0, but NaN * 0 is NaN: its missing targets are 0.
       values=inputs.astype(np.float32),
       targets=np.where(np.isnan(scaled), 0.0, scaled)[FIRST:].astype(np.float32),
       starts=np.arange(len(days) - FIRST), usable=usable, train_count=train_count,
-      test_start=train_count, window=0, mean=float(mean), std=float(std), target_times=times,
+      test_start=test_start, window=0, mean=float(mean), std=float(std), target_times=times,
       source=source,
-      baselines={"persistence": loads[FIRST - 1:-1][train_count:],
-                 "seasonal_naive": _lagged(loads, 7, np.nan)[FIRST:][train_count:]})
+      baselines={"persistence": loads[FIRST - 1:-1][test_start:],
+                 "seasonal_naive": _lagged(loads, 7, np.nan)[FIRST:][test_start:]})
 
 
 def _lagged(values: np.ndarray, days: int, fill) -> np.ndarray:

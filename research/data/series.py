@@ -52,12 +52,15 @@ class SeriesData:
       or scored (test part): its targets, and for a test example the values
       the naive baselines use, are all observed.
     train_count: the first `train_count` examples are for training.
-    test_start: examples from this one on are for testing.
+    test_start: examples from this one on are for testing; those between
+      `train_count` and it are the validation part (none without one).
     window: time steps per example (windows); 0 for day profiles.
     mean, std: the scaling, fitted on the training part: data = scaled * std + mean.
     target_times: `[examples, outputs]` timestamps of the targets.
     baselines: name -> `[test examples, outputs]` naive forecasts in data units.
     source: where the data came from, for messages.
+    mape_floor: MAPE and MAXPE leave out actual values below this (data units;
+      0: only exact zeros).
   """
   values: np.ndarray
   targets: np.ndarray
@@ -71,6 +74,7 @@ class SeriesData:
   target_times: np.ndarray
   baselines: dict[str, np.ndarray]
   source: str
+  mape_floor: float = 0.0
 
   @property
   def many_to_many(self) -> bool:
@@ -84,22 +88,26 @@ class SeriesData:
   def num_test(self) -> int:
     return int(self.targets.shape[0] - self.test_start)
 
-  @property
-  def scored(self) -> np.ndarray:
-    """`[num_test]` the test examples every model is scored on."""
-    return self.usable[self.test_start:]
+  def part(self, name: str = "test") -> slice:
+    """The examples of a part: 'test', or 'val' (the held-out end of the training part)."""
+    return slice(self.test_start, None) if name == "test" else slice(self.train_count,
+                                                                     self.test_start)
 
-  def scored_rows(self, predictions: np.ndarray) -> np.ndarray:
-    """`[members, num_test, outputs]` predictions -> those of the scored examples."""
-    return predictions[:, self.scored]
+  def scored(self, part: str = "test") -> np.ndarray:
+    """Which examples of a part every model is scored on."""
+    return self.usable[self.part(part)]
 
-  def test_actual(self) -> np.ndarray:
-    """Scored test targets in data units."""
-    return self.targets[self.test_start:][self.scored] * self.std + self.mean
+  def scored_rows(self, predictions: np.ndarray, part: str = "test") -> np.ndarray:
+    """`[members, examples of the part, outputs]` predictions -> those of the scored ones."""
+    return predictions[:, self.scored(part)]
 
-  def test_times(self) -> np.ndarray:
-    """Timestamps of the scored test targets."""
-    return self.target_times[self.test_start:][self.scored]
+  def actual(self, part: str = "test") -> np.ndarray:
+    """The scored targets of a part, in data units."""
+    return self.targets[self.part(part)][self.scored(part)] * self.std + self.mean
+
+  def times(self, part: str = "test") -> np.ndarray:
+    """Timestamps of the scored targets of a part."""
+    return self.target_times[self.part(part)][self.scored(part)]
 
   def example_inputs(self) -> np.ndarray:
     """What the network sees per example, flattened for scikit-learn: its window of
@@ -109,8 +117,9 @@ class SeriesData:
     return self.values[(self.starts - self.window)[:, None] + np.arange(self.window)]
 
 
-def load_series(data: Mapping[str, Any]) -> SeriesData:
-  """The forecasting problem described by a config's `data` section."""
+def load_series(data: Mapping[str, Any], validation: float = 0.0) -> SeriesData:
+  """The forecasting problem described by a config's `data` section; with
+  `validation`, that share of the training period (its end) is held out."""
   # Imported here: both build on this module's SeriesData.
   from research.data.day_profiles import day_profile_data  # pylint: disable=import-outside-toplevel
   from research.data.windows import window_data  # pylint: disable=import-outside-toplevel
@@ -131,13 +140,18 @@ def load_series(data: Mapping[str, Any]) -> SeriesData:
                       time_column=data["time_column"])
   if data["mode"] == "day_profile":
     series = day_profile_data(tidy, source=source, train_fraction=data["train_fraction"],
-                              workday_column=data["workday_column"])
+                              workday_column=data["workday_column"], validation=validation)
   else:
     series = window_data(tidy, source=source, window=data["window"], horizon=data["horizon"],
-                         train_fraction=data["train_fraction"], season=data["season"])
+                         train_fraction=data["train_fraction"], season=data["season"],
+                         validation=validation)
+  floor = data.get("mape_floor", 0.0)
+  if not floor >= 0:
+    raise UserError(f"data.mape_floor must be >= 0 (data units), got {floor}")
+  series = dataclasses.replace(series, mape_floor=float(floor))
   logging.info("Series %s: %d examples (%d train, %d test, %d of them scored), %d outputs each",
                source, len(series.targets), series.train_count, series.num_test,
-               int(series.scored.sum()), series.num_outputs)
+               int(series.scored().sum()), series.num_outputs)
   return series
 
 

@@ -64,8 +64,22 @@ class TabularData:
     test = np.clip(np.round(counts * test_fraction).astype(int), 1, counts - 1)
     return int(test[0]), int(test[1])
 
-  def num_train(self, test_fraction: float) -> int:
-    return self.num_examples - sum(self.test_counts(test_fraction))
+  def validation_counts(self, test_fraction: float, validation_fraction: float
+                        ) -> tuple[int, int]:
+    """Validation rows per class, carved from each member's training rows (0 without)."""
+    if validation_fraction <= 0:
+      return 0, 0
+    train = np.bincount(self.labels, minlength=2) - np.array(self.test_counts(test_fraction))
+    if (train < 2).any():
+      raise UserError("the training split has a class with fewer than 2 rows, too few to "
+                      "hold out validation rows; set study.select_on='test'")
+    return tuple(int(c) for c in np.clip(np.round(train * validation_fraction).astype(int),
+                                         1, train - 1))
+
+  def num_train(self, test_fraction: float, validation_fraction: float = 0.0) -> int:
+    """Rows a member trains on."""
+    return (self.num_examples - sum(self.test_counts(test_fraction))
+            - sum(self.validation_counts(test_fraction, validation_fraction)))
 
 
 def encode_table(frame: pd.DataFrame, *, source: str, target: str, positive: str = "",
@@ -187,17 +201,20 @@ def _encode_labels(column: pd.Series, source: str, target: str, positive: str):
   return (text == str(positive)).to_numpy(dtype=np.int32), str(positive), negative
 
 
-def stratified_split(key: jax.Array, labels: np.ndarray, test_counts: tuple[int, int]
+def stratified_split(key: jax.Array, labels: np.ndarray | jax.Array,
+                     test_counts: tuple[int, int], num_negative: int | None = None
                      ) -> tuple[jax.Array, jax.Array]:
   """Draws a stratified train/test split from `key`: `(train_idx, test_idx)`.
 
   Each class contributes exactly `test_counts[c]` random rows to the test
   set, so the sizes are static and members can be vmapped. Indices come back
-  sorted.
+  sorted. Traced `labels` (a member's own rows) need their `num_negative`,
+  which must be static.
   """
-  num_negative = labels.shape[0] - int(np.sum(labels)) if isinstance(labels, np.ndarray) else None
   if num_negative is None:
-    raise TypeError("labels must be a concrete NumPy array (they are data, not traced)")
+    if not isinstance(labels, np.ndarray):
+      raise TypeError("traced labels need num_negative (the count of class 0, static)")
+    num_negative = labels.shape[0] - int(np.sum(labels))
   order = jnp.argsort(labels + jax.random.uniform(key, labels.shape))  # class 0 first
   test_negative, test_positive = test_counts
   test = jnp.concatenate([order[:test_negative],

@@ -30,8 +30,12 @@ def seasonal_lags(horizon: int, season: int) -> np.ndarray:
 
 
 def window_data(tidy: pd.DataFrame, *, source: str, window: int, horizon: int,
-                train_fraction: float, season: int) -> SeriesData:
-  """Many-to-one examples from a tidy series (`research.data.series.clean_series`)."""
+                train_fraction: float, season: int, validation: float = 0.0) -> SeriesData:
+  """Many-to-one examples from a tidy series (`research.data.series.clean_series`).
+
+  With `validation`, the end of the training period (that share of it) is held
+  out: training targets end where it starts, and scaling comes from before it.
+  """
   if window < 1 or horizon < 1:
     raise UserError(f"data.window ({window}) and data.horizon ({horizon}) must be at least 1")
   if season < 1:
@@ -41,30 +45,32 @@ def window_data(tidy: pd.DataFrame, *, source: str, window: int, horizon: int,
     raise UserError(f"{source} has {len(values)} values, too short for a window of {window} "
                     f"plus a horizon of {horizon}; use a longer series or a smaller window")
   split = int(len(values) * train_fraction)
+  fit_end = int(split * (1 - validation))  # what the networks fit on ends here
   starts = np.arange(window, len(values) - horizon + 1)  # each example's first target
   targets = starts[:, None] + np.arange(horizon)
   inputs = starts[:, None] - window + np.arange(window)
   observed = ~np.isnan(values)
   complete = observed[inputs].all(1) & observed[targets].all(1)
-  train = complete & (starts + horizon <= split)
+  train = complete & (starts + horizon <= fit_end)
+  held_out = complete & (starts >= fit_end) & (starts + horizon <= split) & (validation > 0)
   references = starts[:, None] + np.arange(horizon) - seasonal_lags(horizon, season)
   test = complete & (starts >= split)
   if np.any(references[test] < 0):
     raise UserError(f"data.season={season} reaches before the start of {source}; "
                     "use a shorter season or a later split")
   test &= observed[np.maximum(references, 0)].all(1)
-  if not train.any() or not test.any():
-    raise UserError(f"data.train_fraction={train_fraction} leaves no training or no test "
-                    f"examples in {source} (with its gaps); use a value between 0 and 1")
-  kept = np.concatenate([np.flatnonzero(train), np.flatnonzero(test)])
-  history = values[:split][observed[:split]]  # the training part's observed values
+  if not train.any() or not test.any() or (validation > 0 and not held_out.any()):
+    raise UserError(f"data.train_fraction={train_fraction} leaves no training, validation or "
+                    f"test examples in {source} (with its gaps); use a value between 0 and 1")
+  kept = np.concatenate([np.flatnonzero(train), np.flatnonzero(held_out), np.flatnonzero(test)])
+  history = values[:fit_end][observed[:fit_end]]  # the observed values the networks fit on
   mean, std = float(history.mean()), float(history.std()) or 1.0
-  first_test = int(train.sum())
+  first_test = int(train.sum() + held_out.sum())
   test_targets, test_references = targets[kept[first_test:]], references[kept[first_test:]]
   return SeriesData(
       values=((values - mean) / std).astype(np.float32),
       targets=((values[targets[kept]] - mean) / std).astype(np.float32),
-      starts=starts[kept], usable=np.ones(len(kept), bool), train_count=first_test,
+      starts=starts[kept], usable=np.ones(len(kept), bool), train_count=int(train.sum()),
       test_start=first_test, window=window, mean=mean, std=std,
       target_times=times[targets[kept]], source=source,
       baselines={"persistence": np.repeat(values[test_targets[:, :1] - 1], horizon, 1),

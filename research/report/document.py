@@ -48,22 +48,33 @@ def report_blocks(files: RunFiles, drawn: dict[str, str]) -> list[render.Block]:
       Heading("What was run"), Table(run_table(files))]
   metric = files.headline
   blocks += [Heading(f"{metric.upper()} across seeds"), Table(
-      headline_table(files), "Best first. mean ± std across seeds (std with ddof=1); 95% CI = BCa "
-      "bootstrap interval of the mean; IQM = mean of the middle 50%; diverged members left "
-      "out.")]
+      headline_table(files), "Best first. mean ± std across seeds (std with ddof=1); 95% CI = "
+      f"{interval_name(files.summary)} interval of the mean; IQM = mean of the middle 50%; "
+      "diverged members left out.")]
   blocks += [Heading("All metrics"), Table(
       metrics_table(files), "mean ± std [95% CI] per model; ↑ higher is better, ↓ lower is "
       "better.")]
   if files.comparison is not None and not files.comparison.empty:
     blocks += [Heading("Comparisons"), Table(
-        comparison_table(files), "Paired by seed. diff = first model − second in the "
-        "metric's units, with its 95% bootstrap CI; P(better) = share of seeds on "
-        "which the first model is better (ties count half); Wilcoxon p = two-sided signed-rank test.")]
+        comparison_table(files), "Paired by seed. diff = first model − second in the metric's "
+        f"units, with its 95% {interval_name(files.comparison)} interval; P(better) = share of "
+        "seeds on which the first model is better (ties count half); Wilcoxon p = two-sided "
+        "signed-rank test, and the smallest p it can give with that many seeds (below 6 "
+        "seeds no difference can reach p < 0.05).")]
+  if files.period is not None and not files.period.empty:
+    blocks += [Heading("Against fixed baselines, over the test period"), Table(
+        period_table(files), "A baseline that is the same for every seed varies only with "
+        "the test period, so here each example's loss difference (the network's loss "
+        "averaged over its seeds, minus the baseline's) is tested over the test period: its "
+        "mean with a circular block-bootstrap 95% interval (blocks of whole days), and the "
+        "Diebold–Mariano test with the Harvey–Leybourne–Newbold correction. Negative: the "
+        "network has the smaller loss.")]
   if files.variance is not None and not files.variance.empty:
     blocks += [Heading("Variance by source"), Table(
-        variance_table(files), "std across seeds when only that source varies, and in "
-        "parentheses its variance as a share of the main group's (the first row: every "
-        "source in config.vary varies).")]
+        variance_table(files), "std across seeds when only that source varies, and its "
+        "variance as a share of the main group's (the first row: every source in config.vary "
+        "varies) with a 95% F interval; each group has seeds of its own. The shares add up "
+        "to 1 only when the metric is additive in the sources.")]
   if drawn:
     blocks.append(Heading("Figures"))
     blocks += [Image(f"{figures.FIGURES_DIR}/{name}", caption) for name, caption in drawn.items()]
@@ -134,9 +145,29 @@ def comparison_table(files: RunFiles) -> pd.DataFrame:
                      "diff": number(pair["mean_diff"], places, sign=True),
                      "95% CI": _ci(pair["ci_low"], pair["ci_high"], places, sign=True),
                      "P(better)": number(pair["p_improve"], 2),
-                     "Wilcoxon p": f"{pair['p_value']:.2g}", "seeds": int(pair["n"])})
+                     "Wilcoxon p": f"{pair['p_value']:.2g}",
+                     "smallest p": f"{pair.get('min_p', np.nan):.2g}", "seeds": int(pair["n"])})
   return pd.DataFrame(rows, columns=["metric", "model", "vs", "diff", "95% CI", "P(better)",
-                                     "Wilcoxon p", "seeds"])
+                                     "Wilcoxon p", "smallest p", "seeds"])
+
+
+def period_table(files: RunFiles) -> pd.DataFrame:
+  """period_comparison.csv as text: a row per network, baseline and loss."""
+  frame = files.period
+  places = decimals(frame["mean_diff"])
+  return pd.DataFrame([{
+      "model": r["model_a"], "vs": r["model_b"], "loss": r["loss"],
+      "mean diff": number(r["mean_diff"], places, sign=True),
+      "95% CI": _ci(r["ci_low"], r["ci_high"], places, sign=True),
+      "block": int(r["block_length"]), "DM statistic": number(r["dm_stat"], 2, sign=True),
+      "DM p": f"{r['dm_p']:.2g}", "test examples": int(r["n"])} for _, r in frame.iterrows()])
+
+
+def interval_name(table: pd.DataFrame) -> str:
+  """How the table's intervals were made, in words."""
+  names = {"t": "Student t", "bca": "BCa bootstrap"}
+  methods = table["ci_method"].dropna().unique() if "ci_method" in table else ["bca"]
+  return " or ".join(names.get(m, str(m)) for m in methods) or "Student t"
 
 
 def variance_table(files: RunFiles) -> pd.DataFrame:
@@ -148,9 +179,16 @@ def variance_table(files: RunFiles) -> pd.DataFrame:
   for (model, source), group in frame.groupby(["model", "source"], sort=False):
     by_metric = group.set_index("metric")
     rows.append({"model": model, "varies": source, "seeds": int(group["n"].max()), **{
-        m: f"{number(by_metric.loc[m, 'std'], places[m])} ({by_metric.loc[m, 'variance_share']:.0%})"
+        m: f"{number(by_metric.loc[m, 'std'], places[m])} ({_share(by_metric.loc[m])})"
         for m in metrics if m in by_metric.index}})
   return pd.DataFrame(rows).fillna("–")
+
+
+def _share(row: pd.Series) -> str:
+  """'62% [31%, 140%]': a variance share with its interval when there is one."""
+  share = "–" if not np.isfinite(row["variance_share"]) else f"{row['variance_share']:.0%}"
+  low, high = row.get("share_low", np.nan), row.get("share_high", np.nan)
+  return share + (f" [{low:.0%}, {high:.0%}]" if np.isfinite(low) and np.isfinite(high) else "")
 
 
 def run_table(files: RunFiles) -> pd.DataFrame:
@@ -159,6 +197,11 @@ def run_table(files: RunFiles) -> pd.DataFrame:
   data, facts = config.get("data", {}), run.get("data", {})
   rows = [("task", files.task),
           ("data", facts.get("summary", str(facts.get("source", data.get("name")))))]
+  if "mape_floor" in facts:
+    floor = facts["mape_floor"] or "exact zeros"
+    rows.append(("percentage errors", f"MAPE and MAXPE leave out actual values below {floor} "
+                 f"({facts.get('mape_excluded', '?')} of {facts.get('scored_values', '?')} "
+                 "test values); WAPE and sMAPE use them all"))
   base = " (base of the study)" if "study" in config else ""
   models = config.get("models") or {config.get("model", {}).get("name", "?"): config.get("model", {})}
   rows += [(f"model {label}{base}", _fields(fields)) for label, fields in models.items()]

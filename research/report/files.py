@@ -26,6 +26,7 @@ class RunFiles:
   forecasts: pd.DataFrame | None
   variance: pd.DataFrame | None
   trials: pd.DataFrame | None  # studies only: one row per trial x seed
+  period: pd.DataFrame | None = None  # forecasts against fixed baselines, over the test period
 
   @property
   def task(self) -> str:
@@ -97,7 +98,7 @@ def read_run(workdir: str) -> RunFiles:
         comparison=optional(results.COMPARISON_FILE),
         curves=optional(results.CURVES_FILE), predictions=optional(results.PREDICTIONS_FILE),
         forecasts=optional(results.FORECASTS_FILE), variance=optional(results.VARIANCE_FILE),
-        trials=optional(results.TRIALS_FILE))
+        trials=optional(results.TRIALS_FILE), period=optional(results.PERIOD_FILE))
   except (ValueError, pd.errors.ParserError) as e:
     raise UserError(f"{workdir} holds a damaged file: {' '.join(str(e).split())}") from e
   missing = {"model", "seed", "diverged", files.headline} - set(files.seeds.columns)

@@ -75,10 +75,14 @@ def format_study(ranking: pd.DataFrame, summary: pd.DataFrame, comparison: pd.Da
                  metrics: Sequence[str]) -> str:
   """A study's trials best first (then the other models), and the best against the rest.
 
-  Columns: the ranking metric and the next two of `metrics` as mean ± std,
-  seconds of training per member and of compiling the trial's program.
+  Columns: the ranking metric on the part the trials were selected on (when
+  that is a validation part), then it and the next two of `metrics` on the
+  test split, as mean ± std; seconds of training per member and of compiling
+  the trial's program.
   """
   metric = ranking["metric"].iloc[0]
+  on_validation = ranking["selected_on"].iloc[0] == "validation"
+  selection = lambda r: [mean_std(r["mean"], r["std"], 4)] if on_validation else []
   shown = list(dict.fromkeys([metric, *metrics]))[:3]
   by_model = {model: group.set_index("metric") for model, group in
               summary.groupby("model", sort=False)}
@@ -90,13 +94,15 @@ def format_study(ranking: pd.DataFrame, summary: pd.DataFrame, comparison: pd.Da
             if not ranking["model"].str.contains("=").any()]
   value = lambda v: f"{v:.4g}" if isinstance(v, float) else str(v)
   rows = [[str(r["rank"]), str(r["model"]), *[value(r[f]) for f in fields], str(int(r["n"])),
-           *cells(r["model"]), f"{r['train_seconds']:.2f}", f"{r['compile_seconds']:.1f}",
-           "<- best" if r["rank"] == 1 else ""] for _, r in ranking.iterrows()]
+           *selection(r), *cells(r["model"]), f"{r['train_seconds']:.2f}",
+           f"{r['compile_seconds']:.1f}", "<- best" if r["rank"] == 1 else ""]
+          for _, r in ranking.iterrows()]
   others = [m for m in by_model if m not in set(ranking["model"])]
-  rows += [["", m, *[""] * len(fields), str(int(by_model[m].loc[metric, "n"])), *cells(m),
-            "", "", ""] for m in others]
-  table = _render(["rank", "model", *[f.split(".")[-1] for f in fields], "n", *shown,
-                   "train s/member", "compile s", ""], rows)
+  rows += [["", m, *[""] * len(fields), str(int(by_model[m].loc[metric, "n"])),
+            *[""] * on_validation, *cells(m), "", "", ""] for m in others]
+  selected = [f"validation {metric}"] if on_validation else []
+  table = _render(["rank", "model", *[f.split(".")[-1] for f in fields], "n", *selected,
+                   *shown, "train s/member", "compile s", ""], rows)
   best = ranking["model"].iloc[0]
   # A study's comparison pairs one model (its best trial, or the per-seed
   # search's selection) with every other.

@@ -22,8 +22,15 @@ if TYPE_CHECKING:
 SEARCH_BEST = "best of search"  # the model name of each seed's selected trial
 
 
-def trial_table(trials: Sequence["Trial"], seed_rows: pd.DataFrame) -> pd.DataFrame:
-  """One row per trial × seed: the trial, its values (one column per field), its metrics."""
+def trial_table(trials: Sequence["Trial"], seed_rows: pd.DataFrame,
+                validation: pd.DataFrame | None = None,
+                metrics: Sequence[str] = ()) -> pd.DataFrame:
+  """One row per trial × seed: the trial, its values (one column per field), its test
+  metrics and, when it was ranked on a validation part, those as `val_<metric>`."""
+  if validation is not None:
+    scores = validation[["model", "seed", *metrics]].rename(
+        columns={m: f"val_{m}" for m in metrics})
+    seed_rows = seed_rows.merge(scores, on=["model", "seed"], how="left")
   frames = []
   for trial in trials:
     rows = seed_rows[seed_rows["model"] == trial.label]
@@ -38,8 +45,9 @@ def trial_table(trials: Sequence["Trial"], seed_rows: pd.DataFrame) -> pd.DataFr
 
 def ranking(trials: Sequence["Trial"], summary: pd.DataFrame, table: pd.DataFrame,
             metric: str, lower_is_better: Collection[str],
-            compile_seconds: Mapping[int, float]) -> pd.DataFrame:
-  """Trials by mean `metric` over their seeds (best first), with the CI from `summary`.
+            compile_seconds: Mapping[int, float], selected_on: str = "test") -> pd.DataFrame:
+  """Trials by mean `metric` over their seeds (best first), with the CI from `summary`
+  (computed on the part they are `selected_on`: 'validation' or 'test').
 
   Columns: `results.RANKING_COLUMNS`, then one per field the study varies.
   """
@@ -48,7 +56,7 @@ def ranking(trials: Sequence["Trial"], summary: pd.DataFrame, table: pd.DataFram
   # A trial whose every member diverged has no summary row: it ranks last, n = 0.
   stat = lambda label, c: rows.loc[label, c] if label in rows.index else (0 if c == "n"
                                                                          else np.nan)
-  records = [{"trial": t.index, "model": t.label, "metric": metric,
+  records = [{"trial": t.index, "model": t.label, "metric": metric, "selected_on": selected_on,
               **{c: stat(t.label, c) for c in ("mean", "std", "ci_low", "ci_high", "n")},
               "train_seconds": float(seconds.get(t.index, np.nan)),
               "compile_seconds": float(compile_seconds.get(t.index, np.nan)),
@@ -63,13 +71,15 @@ def ranking(trials: Sequence["Trial"], summary: pd.DataFrame, table: pd.DataFram
 
 
 def best_per_seed(table: pd.DataFrame, metric: str, lower_is_better: Collection[str],
-                  columns: Sequence[str]) -> pd.DataFrame:
-  """Each seed's selected trial (best `metric` of that seed's own search), as model
-  `SEARCH_BEST` with the seed table's `columns`: its spread across seeds includes
-  what the search itself varies."""
+                  columns: Sequence[str], on_validation: bool = False) -> pd.DataFrame:
+  """Each seed's selected trial (best `metric` of that seed's own search, on the
+  validation part with `on_validation`), as model `SEARCH_BEST` with the seed
+  table's `columns` (its test metrics): its spread across seeds includes what
+  the search itself varies."""
   usable = table[~table["diverged"].astype(bool)]
   ascending = metric in lower_is_better
-  best = (usable.sort_values([metric, "trial"], ascending=[ascending, True], kind="stable")
+  key = f"val_{metric}" if on_validation else metric
+  best = (usable.sort_values([key, "trial"], ascending=[ascending, True], kind="stable")
           .groupby("seed", sort=True).head(1).sort_values("seed"))
   return best.assign(model=SEARCH_BEST)[list(columns)]
 
@@ -77,8 +87,9 @@ def best_per_seed(table: pd.DataFrame, metric: str, lower_is_better: Collection[
 def best_config_source(trial: "Trial", ranked: pd.Series, workdir: str) -> str:
   """`best_config.py`: the best trial's config as a file `launch.py` runs."""
   doc = (f"The best trial of the study in this folder: {trial.label} "
-         f"({ranked['metric']} {ranked['mean']:.4f} ± {ranked['std']:.4f} over "
-         f"{int(ranked['n'])} seeds).\n\n  python launch.py --config="
+         f"({ranked['metric']} {ranked['mean']:.4f} ± {ranked['std']:.4f} on the "
+         f"{ranked['selected_on']} part over {int(ranked['n'])} seeds).\n\n"
+         "  python launch.py --config="
          f"{os.path.join(workdir, results.BEST_CONFIG_FILE)}\n")
   return config_source(trial.config_dict(), doc)
 

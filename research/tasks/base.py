@@ -66,8 +66,14 @@ class Task(abc.ABC):
   loss_name: str = "loss"
 
   @abc.abstractmethod
-  def load(self, data: Mapping[str, Any]) -> Any:
+  def load(self, data: Mapping[str, Any], validation: float = 0.0) -> Any:
     """The data described by the config's `data` section, prepared on the host once.
+
+    With `validation` > 0 (a study that selects on validation), that share of
+    the training part is held out: the networks and the baselines train on the
+    rest, and the networks also predict the held-out part (`val_*` outputs,
+    scored by `metric_rows(..., part='val')`). A task that cannot hold out a
+    part may refuse with a `UserError`.
 
     Raises:
       UserError: anything wrong with the data, naming the column or field.
@@ -96,8 +102,9 @@ class Task(abc.ABC):
     return predictions
 
   @abc.abstractmethod
-  def metric_rows(self, predictions: Arrays, data: Any) -> pd.DataFrame:
-    """One row per member: a column per name in `metrics`."""
+  def metric_rows(self, predictions: Arrays, data: Any, part: str = "test") -> pd.DataFrame:
+    """One row per member: a column per name in `metrics`, on the test part or (`part`
+    'val') on the validation part."""
 
   @abc.abstractmethod
   def fit_baseline(self, name: str, options: Mapping[str, Any], data: Any,
@@ -111,6 +118,19 @@ class Task(abc.ABC):
     one member, the same for every seed."""
     del data
     return {}
+
+  def period_comparison(self, networks: Mapping[str, Arrays], fixed: Mapping[str, Arrays],
+                        data: Any, seed: int) -> pd.DataFrame | None:
+    """Networks against the `fixed_baselines`, tested across the test period.
+
+    A baseline that is the same for every seed varies only with the test
+    period, so a comparison paired by seed shows only the network's spread;
+    this one tests what else varies (`results.PERIOD_COLUMNS`). `networks`
+    holds each network's predictions for its finished members. None: the task
+    has no such baselines.
+    """
+    del networks, fixed, data, seed
+    return None
 
   @abc.abstractmethod
   def write_files(self, workdir: str, predictions: Mapping[str, tuple[np.ndarray, Arrays]],

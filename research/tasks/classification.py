@@ -23,6 +23,7 @@ import optax
 import pandas as pd
 import threadpoolctl
 from absl import logging
+from scipy.special import expit
 
 from research import metrics, results
 from research.metrics import CLASSIFICATION
@@ -40,39 +41,59 @@ class ClassificationData:
     table: the encoded table, shared by all members.
     test_fraction: the stratified test share of every member's split.
     source: where the table came from, for messages and the report.
+    validation_fraction: the share of a member's training rows held out (stratified)
+      to select a study's trial on; 0 for none.
   """
   table: TabularData
   test_fraction: float
   source: str
+  validation_fraction: float = 0.0
 
   @property
   def num_train(self) -> int:
-    return self.table.num_train(self.test_fraction)
+    return self.table.num_train(self.test_fraction, self.validation_fraction)
 
 
 @flax.struct.dataclass
 class MemberSplit:
-  """One member's preprocessed train/test split (see `member_split`)."""
+  """One member's preprocessed split (see `member_split`); `x_val`, `y_val` and
+  `val_index` are None without a validation part."""
   x_train: jax.Array
   y_train: jax.Array
   x_test: jax.Array
   y_test: jax.Array
   test_index: jax.Array
+  x_val: jax.Array | None = None
+  y_val: jax.Array | None = None
+  val_index: jax.Array | None = None
 
 
-def member_split(split_key: jax.Array, data: TabularData, test_fraction: float) -> MemberSplit:
+def member_split(split_key: jax.Array, data: TabularData, test_fraction: float,
+                 validation_fraction: float = 0.0) -> MemberSplit:
   """The stratified split drawn from `split_key`, preprocessed as fitted on its train rows.
 
   The one definition of a member's data: networks call it inside the compiled
   run and classical baselines call it on the host, so both see the same rows.
+  With `validation_fraction`, that share of the training rows (per class) is
+  held out as a validation part, drawn from a key of its own.
   """
   features, labels = jnp.asarray(data.features), jnp.asarray(data.labels)
-  train_index, test_index = stratified_split(split_key, data.labels,
-                                             data.test_counts(test_fraction))
+  test_counts = data.test_counts(test_fraction)
+  train_index, test_index = stratified_split(split_key, data.labels, test_counts)
+  val_index = None
+  if validation_fraction > 0:
+    num_negative = int(np.sum(data.labels == 0)) - test_counts[0]
+    kept, held_out = stratified_split(
+        jax.random.fold_in(split_key, 1), labels[train_index],
+        data.validation_counts(test_fraction, validation_fraction), num_negative)
+    train_index, val_index = train_index[kept], train_index[held_out]
   preprocess = fit_preprocessor(features[train_index], data.numeric)
+  validation = {} if val_index is None else {
+      "x_val": preprocess(features[val_index]), "y_val": labels[val_index],
+      "val_index": val_index}
   return MemberSplit(x_train=preprocess(features[train_index]), y_train=labels[train_index],
                      x_test=preprocess(features[test_index]), y_test=labels[test_index],
-                     test_index=test_index)
+                     test_index=test_index, **validation)
 
 
 def binary_cross_entropy(params, batch: Batch, dropout_key: jax.Array | None = None, *,
@@ -95,7 +116,8 @@ class TabularProblem:
     self.num_train = data.num_train
 
   def member_data(self, keys: Mapping[str, jax.Array]) -> MemberSplit:
-    return member_split(keys["split"], self.data.table, self.data.test_fraction)
+    return member_split(keys["split"], self.data.table, self.data.test_fraction,
+                        self.data.validation_fraction)
 
   def init_input(self, member: MemberSplit) -> jax.Array:
     return member.x_train[:1]
@@ -112,8 +134,12 @@ class TabularProblem:
     return binary_cross_entropy(params, (member.x_test, member.y_test, weights), model=model)
 
   def predict(self, params, member: MemberSplit, *, model) -> dict[str, jax.Array]:
-    logits = model.apply({"params": params}, member.x_test)
-    return {"test_index": member.test_index, "test_prob": jax.nn.sigmoid(logits)}
+    outputs = {"test_index": member.test_index,
+               "test_logit": model.apply({"params": params}, member.x_test)}
+    if member.val_index is not None:
+      outputs.update(val_index=member.val_index,
+                     val_logit=model.apply({"params": params}, member.x_val))
+    return outputs
 
 
 @TASKS.register("classification")
@@ -125,17 +151,19 @@ class Classification(Task):
   data_fields = {"test_fraction": float}
   loss_name = "binary cross-entropy (nats)"
 
-  def load(self, data: Mapping[str, Any]) -> ClassificationData:
+  def load(self, data: Mapping[str, Any], validation: float = 0.0) -> ClassificationData:
     frame = get_loader(data["name"])(**data)
     source = data.get("path") or data["name"]
     table = encode_table(frame, source=source, target=data["target"],
                          positive=data["positive"], drop=tuple(data["drop"]),
                          max_categories=data["max_categories"])
     table.test_counts(data["test_fraction"])  # checks the fraction and the class sizes
+    table.validation_counts(data["test_fraction"], validation)
     logging.info("Data %s: %d rows, %d features, %.1f%% positive (%r)", source,
                  table.num_examples, len(table.feature_names), 100 * table.labels.mean(),
                  table.positive)
-    return ClassificationData(table=table, test_fraction=data["test_fraction"], source=source)
+    return ClassificationData(table=table, test_fraction=data["test_fraction"], source=source,
+                              validation_fraction=validation)
 
   def describe(self, data: ClassificationData) -> dict[str, Any]:
     table = data.table
@@ -148,15 +176,25 @@ class Classification(Task):
   def problem(self, data: ClassificationData) -> TabularProblem:
     return TabularProblem(data)
 
-  def metric_rows(self, predictions: Arrays, data: ClassificationData) -> pd.DataFrame:
-    labels = data.table.labels
-    return pd.DataFrame([metrics.classification_metrics(labels[index], prob) for index, prob in
-                         zip(predictions["test_index"], predictions["test_prob"])])
+  def host_predictions(self, predictions: Arrays, data: ClassificationData) -> Arrays:
+    # Probabilities in float64: a float32 sigmoid rounds to 1 above a logit of 17,
+    # which ties the most confident examples and caps the log loss.
+    probs = {f"{part}_prob": expit(predictions[f"{part}_logit"].astype(np.float64))
+             for part in ("test", "val") if f"{part}_logit" in predictions}
+    return {**predictions, **probs}
+
+  def metric_rows(self, predictions: Arrays, data: ClassificationData,
+                  part: str = "test") -> pd.DataFrame:
+    labels, index = data.table.labels, predictions[f"{part}_index"]
+    logits = predictions.get(f"{part}_logit", [None] * len(index))
+    return pd.DataFrame([metrics.classification_metrics(labels[rows], prob, logit)
+                         for rows, prob, logit in zip(index, predictions[f"{part}_prob"],
+                                                      logits)])
 
   def fit_baseline(self, name: str, options: Mapping[str, Any], data: ClassificationData,
                    members: BaselineMembers) -> Arrays:
-    splits = jax.device_get(jax.jit(jax.vmap(
-        lambda key: member_split(key, data.table, data.test_fraction)))(members.split_keys))
+    splits = jax.device_get(jax.jit(jax.vmap(lambda key: member_split(
+        key, data.table, data.test_fraction, data.validation_fraction)))(members.split_keys))
 
     def fit(member: int) -> tuple[np.ndarray, float]:
       estimator = BASELINES.get(name)(random_state=int(members.random_states[member]),

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from absl import logging
 
-from research import metrics, results
+from research import inference, metrics, results
 from research.metrics import FORECAST
 from research.data.series import SeriesData, load_series
 from research.errors import UserError
@@ -57,7 +57,7 @@ class SeriesProblem:
 
   def __init__(self, data: SeriesData):
     values, targets = jnp.asarray(data.values), jnp.asarray(data.targets)
-    self.test_start = data.test_start
+    self.test_start, self.val_start = data.test_start, data.train_count
     self.full_batch_only = data.many_to_many
     if data.many_to_many:
       self.num_train = 1
@@ -75,6 +75,7 @@ class SeriesProblem:
       self.targets = targets
       test_index = data.test_start + jnp.arange(data.num_test)
       self.test_batch = (self.windows(test_index), targets[test_index], jnp.ones(data.num_test))
+      self.val_inputs = self.windows(jnp.arange(data.train_count, data.test_start))
 
   def member_data(self, keys: Mapping[str, jax.Array]) -> None:
     del keys  # every member sees the same series
@@ -95,10 +96,25 @@ class SeriesProblem:
     return squared_error(params, self.test_batch, model=model, penalize=False)
 
   def predict(self, params, member: None, *, model) -> dict[str, jax.Array]:
+    held_out = self.test_start > self.val_start
     if self.windows is None:
-      return {"test_pred": model.apply({"params": params},
-                                       self.test_batch[0])[0, self.test_start:]}
-    return {"test_pred": model.apply({"params": params}, self.test_batch[0])}
+      days = model.apply({"params": params}, self.test_batch[0])[0]
+      return {"test_pred": days[self.test_start:],
+              **({"val_pred": days[self.val_start:self.test_start]} if held_out else {})}
+    return {"test_pred": model.apply({"params": params}, self.test_batch[0]),
+            **({"val_pred": model.apply({"params": params}, self.val_inputs)} if held_out
+               else {})}
+
+
+def period_block_length(data: SeriesData) -> int:
+  """Bootstrap blocks of whole days of test examples (at least n**(1/3) of them)."""
+  count = int(data.scored().sum())
+  times = pd.to_datetime(pd.Series(data.times()[:, 0]), errors="coerce")
+  per_day = 1
+  if times.notna().all() and count > 1:
+    step = times.diff().dropna().median()
+    per_day = max(1, int(round(pd.Timedelta(days=1) / step))) if step > pd.Timedelta(0) else 1
+  return int(min(max(per_day, int(np.ceil(count ** (1 / 3)))), max(1, count // 2)))
 
 
 @TASKS.register("forecast")
@@ -110,15 +126,18 @@ class Forecast(Task):
   data_fields = {"train_fraction": float}
   loss_name = "MSE (standardised units²)"
 
-  def load(self, data: Mapping[str, Any]) -> SeriesData:
-    return load_series(data)
+  def load(self, data: Mapping[str, Any], validation: float = 0.0) -> SeriesData:
+    return load_series(data, validation)
 
   def describe(self, data: SeriesData) -> dict[str, Any]:
     shape = ("day profiles (a day's lagged loads and codes -> its 24 hours)"
              if data.many_to_many else f"windows of {data.window} past values")
     return {"source": data.source, "examples": int(len(data.targets)),
             "train_examples": data.train_count, "outputs": data.num_outputs,
-            "scale_mean": data.mean, "scale_std": data.std,
+            "scale_mean": data.mean, "scale_std": data.std, "mape_floor": data.mape_floor,
+            "mape_excluded": int(np.sum(~(np.abs(data.actual()) >= max(
+                data.mape_floor, np.finfo(np.float64).tiny)))),
+            "scored_values": int(data.actual().size),
             "summary": f"{data.source}: {len(data.targets)} examples ({data.train_count} "
                        f"train, then test), {data.num_outputs} output(s) each; {shape}"}
 
@@ -135,12 +154,15 @@ class Forecast(Task):
     return SeriesProblem(data)
 
   def host_predictions(self, predictions: Arrays, data: SeriesData) -> Arrays:
-    return {"test_pred": data.scored_rows(predictions["test_pred"] * data.std + data.mean)}
+    return {f"{part}_pred": data.scored_rows(predictions[f"{part}_pred"] * data.std + data.mean,
+                                             part)
+            for part in ("test", "val") if f"{part}_pred" in predictions}
 
-  def metric_rows(self, predictions: Arrays, data: SeriesData) -> pd.DataFrame:
-    actual = data.test_actual()
-    return pd.DataFrame([{name: fn(actual, pred) for name, fn in metrics.FORECAST.items()}
-                         for pred in predictions["test_pred"]])
+  def metric_rows(self, predictions: Arrays, data: SeriesData, part: str = "test"
+                  ) -> pd.DataFrame:
+    actual = data.actual(part)
+    return pd.DataFrame([metrics.forecast_metrics(actual, pred, data.mape_floor)
+                         for pred in predictions[f"{part}_pred"]])
 
   def fit_baseline(self, name: str, options: Mapping[str, Any], data: SeriesData,
                    members: BaselineMembers) -> Arrays:
@@ -162,10 +184,33 @@ class Forecast(Task):
     return {name: {"test_pred": data.scored_rows(forecast[None])}
             for name, forecast in data.baselines.items()}
 
+  def period_comparison(self, networks: Mapping[str, Arrays], fixed: Mapping[str, Arrays],
+                        data: SeriesData, seed: int) -> pd.DataFrame | None:
+    """Each network (its loss averaged over its seeds, a random seed's expected loss)
+    against each fixed baseline, example by example over the test period: the
+    Diebold-Mariano test with the Harvey-Leybourne-Newbold correction, and a
+    circular block bootstrap of the mean loss difference with blocks of whole days."""
+    actual, block = data.actual(), period_block_length(data)
+    horizon = 1 if data.many_to_many else data.num_outputs  # steps between overlapping errors
+    rows = []
+    for label, arrays in networks.items():
+      for base, base_arrays in fixed.items():
+        for loss, power in (("absolute", 1), ("squared", 2)):
+          net_loss = np.mean(np.abs(arrays["test_pred"] - actual) ** power, axis=(0, 2))
+          base_loss = np.mean(np.abs(base_arrays["test_pred"][0] - actual) ** power, axis=1)
+          d = net_loss - base_loss
+          low, high = inference.block_bootstrap_interval(d, block, seed=seed)
+          statistic, p_value = inference.diebold_mariano_differential(d, horizon)
+          rows.append({"model_a": label, "model_b": base, "loss": loss,
+                       "mean_diff": float(d.mean()), "ci_low": low, "ci_high": high,
+                       "block_length": block, "dm_stat": statistic, "dm_p": p_value,
+                       "n": int(d.size)})
+    return pd.DataFrame(rows, columns=results.PERIOD_COLUMNS)
+
   def write_files(self, workdir: str, predictions: Mapping[str, tuple[np.ndarray, Arrays]],
                   data: SeriesData) -> None:
-    actual = data.test_actual()
-    times = data.test_times()
+    actual = data.actual()
+    times = data.times()
     steps = np.broadcast_to(np.arange(1, actual.shape[1] + 1), actual.shape)
     if data.many_to_many:
       steps = np.ones_like(steps)  # each hour is its own target, one day ahead

@@ -57,7 +57,7 @@ class Problem(Protocol):
     """The loss on the held-out part, recorded after every epoch."""
 
   def predict(self, params: Any, member: Any, *, model: nn.Module) -> dict[str, jax.Array]:
-    """The member's test-set outputs, e.g. `{'test_prob': ..., 'test_index': ...}`."""
+    """The member's test-set outputs, e.g. `{'test_logit': ..., 'test_index': ...}`."""
 
 
 @flax.struct.dataclass
