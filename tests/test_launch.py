@@ -25,6 +25,8 @@ def test_launch_runs_a_csv_study_and_prints_the_table(tmp_path, bank_csv):
                   "--config.data.target=default", "--config.data.positive=1",
                   "--config.baselines.names=('logistic_regression',)")
   assert result.returncode == 0, result.stderr[-3000:]
+  assert ("with 2 seeds the Wilcoxon signed-rank test cannot give p below 0.5" in result.stderr
+          and "use --config.num_seeds=6 or more" in result.stderr)
   table = result.stdout.splitlines()
   assert table[0].split()[:3] == ["model", "n", "auc"]
   assert table[2].startswith("mlp ") and table[3].startswith("logistic_regression ")
