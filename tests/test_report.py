@@ -28,7 +28,7 @@ from tests.conftest import ROOT, load_config, set_field, tiny_credit_config
 
 CREDIT_FIGURES = ("roc.png", "metric_box.png", "ks.png", "calibration.png", "loss.png",
                   "variance.png")
-FORECAST_FIGURES = ("metric_box.png", "forecast_week.png", "loss.png")
+FORECAST_FIGURES = ("metric_box.png", "forecast_week.png", "loss.png", "variance.png")
 
 
 @pytest.fixture(scope="module")
