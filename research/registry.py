@@ -19,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import inspect
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypeVar
 
 from research.errors import UserError
@@ -108,12 +108,26 @@ class DatasetInfo:
 
   Attributes:
     task: the `TASKS` name it is meant for, or None for any (a CSV file).
+    covariates: columns a forecast may use as inputs besides the series, with a
+      description (unit, and whether they are measured or a forecast):
+      `config.data.covariates` may name only these.
+    attribution: where the data come from and under what licence, as the
+      report's data section states it ('' for a user's own file).
   """
   task: str | None = None
+  covariates: Mapping[str, str] = dataclasses.field(default_factory=dict)
+  attribution: str = ""
 
   def check(self, name: str, obj: Any) -> None:
     if self.task is not None:
       _check_task(f"dataset {name!r}", self.task)
+    if not isinstance(self.covariates, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in self.covariates.items()):
+      raise UserError(f"dataset {name!r} declares covariates={self.covariates!r}; use "
+                      "{column: description}")
+    if not isinstance(self.attribution, str):
+      raise UserError(f"dataset {name!r} declares attribution={self.attribution!r}; use a "
+                      "sentence naming the source and its licence")
     del obj
 
 

