@@ -41,9 +41,10 @@ flags.mark_flag_as_required("config")
 def parse_flags(argv):
   """Parses flags; a bad override or config file is one line and exit 2, not a traceback."""
   for arg in argv[1:]:
-    if arg.startswith("--config=") and not os.path.isfile(arg[len("--config="):]):
-      print(f"error: config file {arg[len('--config='):]} does not exist; "
-            "e.g. --config=configs/credit.py", file=sys.stderr)
+    path = arg[len("--config="):].split(":")[0]  # a variant may follow: configs/wind.py:full
+    if arg.startswith("--config=") and not os.path.isfile(path):
+      print(f"error: config file {path} does not exist; e.g. --config=configs/credit.py",
+            file=sys.stderr)
       sys.exit(2)
   try:
     return flags.FLAGS(argv)
@@ -54,7 +55,10 @@ def parse_flags(argv):
 def _fail(error: Exception, what: str):
   while error.args and isinstance(error.args[0], Exception):  # config_dict nests a KeyError
     error = error.args[0]
-  reason = " ".join(str(error.args[0] if error.args else error).split())
+  text = str(error.args[0] if error.args else error)
+  if "Traceback (most recent call last)" in text:  # config_flags quotes the loader's traceback
+    text = text.strip().splitlines()[-1]
+  reason = " ".join(text.split())
   if isinstance(error, SyntaxError):
     reason = f"{error.filename}:{error.lineno}: {error.msg}"
   elif isinstance(error, KeyError):

@@ -31,7 +31,8 @@ import research.models  # noqa: F401  (registers the models)
 from research import fingerprint, hosts, inference, results, rows, workdir as run_folder
 from research.plan import Plan, make_plan
 from research.plugins import load_plugins
-from research.programs import Variant, load_variants, member_jobs
+from research.programs import (Variant, describe_estimate, estimate_seconds, load_variants,
+                               member_jobs)
 from research.progress import Progress
 from research.registry import BASELINES, DATASETS, MODELS, OPTIMIZERS, TASKS
 from research.report.document import HTML_FILE, write_report
@@ -77,6 +78,8 @@ def run_study(config: ml_collections.ConfigDict, workdir: str,
   first = execute.compile_first(jobs, found.trusted, plan.chunk_size, progress)
   if first is not None and hosts.is_writer():  # chunks, with room for the CSV files
     run_folder.check_disk(workdir, int(2 * first.output_bytes * plan.num_members))
+  if plan.estimate_time and hosts.is_writer():
+    logging.warning("%s", describe_estimate(estimate_seconds(plan, task, variants)))
   if not hosts.is_writer():
     execute.run_jobs(jobs, execute.TrainOnly(found.trusted), plan.chunk_size, first)
     return None
@@ -96,8 +99,8 @@ def run_study(config: ml_collections.ConfigDict, workdir: str,
     folder.close()
   return results.RunResult(
       workdir=workdir, seeds=tables.seeds, summary=tables.summary,
-      comparison=tables.comparison, variance=tables.variance, metrics=task.metrics,
-      lower_is_better=task.lower_is_better, networks=tuple(t.label for t in plan.trials),
+      comparison=tables.comparison, variance=tables.variance, metrics=outcome.metrics,
+      lower_is_better=outcome.lower_is_better, networks=tuple(t.label for t in plan.trials),
       ranking=tables.ranking if plan.study is not None else None)
 
 

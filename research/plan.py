@@ -46,9 +46,12 @@ class ModelSpec:
 
 @dataclasses.dataclass(frozen=True)
 class TrainSpec:
-  """How a trial trains: epochs, and the minibatch size (0: full batch)."""
+  """How a trial trains: epochs, the minibatch size (0: full batch), and the loss
+  ('' for the task's only or default one; `huber_delta` for 'huber')."""
   epochs: int
   batch_size: int
+  loss: str = ""
+  huber_delta: float = 1.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -141,6 +144,8 @@ class Plan:
     chunk_size: members per saved chunk (0: one chunk per program).
     strategy, vmap_size: how members share a device (`research.train.strategies`).
     progress, report: show progress lines; write the report at the end.
+    estimate_time: time one epoch of each program before training, and say how
+      long the run will take.
     config: the resolved config, as `config.json` holds it.
   """
   task: str
@@ -158,6 +163,7 @@ class Plan:
   progress: bool
   report: bool
   config: Mapping[str, Any]
+  estimate_time: bool = False
 
   @property
   def main_seeds(self) -> np.ndarray:
@@ -180,13 +186,14 @@ def make_plan(config: ml_collections.ConfigDict) -> Plan:
   sources, extra = tuple(variance.get("sources", ())), variance.get("num_seeds", 0)
   groups = seeding.member_groups(config.seed, config.num_seeds, config.vary, sources, extra)
   points = space.expand(config)
-  if len(points) > 1 and sources:
-    logging.warning("variance.sources is ignored in a study: the decomposition runs for a "
-                    "single model (run best_config.py with it)")
-  trials = tuple(_trial(index, point, groups if len(points) == 1 else
+  in_study = space.has_study(config)
+  if in_study and sources:
+    logging.warning("variance.sources is ignored in a study: the decomposition is for "
+                    "the models of a plain run (run best_config.py with it)")
+  trials = tuple(_trial(index, point, groups if not in_study else
                         [dataclasses.replace(groups[0], seeds=point.seeds)], task)
                  for index, point in enumerate(points))
-  study = _study(config, task) if space.has_study(config) else None
+  study = _study(config, task) if in_study else None
   return Plan(
       task=config.get("task", "classification"), seed=config.seed, num_seeds=config.num_seeds,
       vary=tuple(config.vary), trials=trials,
@@ -196,7 +203,8 @@ def make_plan(config: ml_collections.ConfigDict) -> Plan:
       study=study, validation=study.validation if study else 0.0, chunk_size=config.chunk_size,
       strategy=strategies.resolve(config.train.members, task.model_input),
       vmap_size=config.train.vmap_size, progress=bool(config.get("progress", True)),
-      report=bool(config.get("report", True)), config=frozen(config.to_dict()))
+      report=bool(config.get("report", True)), config=frozen(config.to_dict()),
+      estimate_time=bool(config.get("estimate_time", False)))
 
 
 def _study(config: ml_collections.ConfigDict, task: Task) -> StudySpec:
@@ -233,18 +241,29 @@ def _trial(index: int, point: space.Point, groups: Sequence[seeding.MemberGroup]
   return Trial(index=index, label=point.label, values=frozen(point.values),
                model=ModelSpec(label=label, name=name, fields=frozen(fields)),
                optimizer=OptimizerSpec.from_fields(config.optimizer.to_dict()),
-               train=TrainSpec(epochs=config.train.epochs, batch_size=config.train.batch_size),
+               train=_train_spec(config.train, task),
                data=frozen(config.data.to_dict()), groups=tuple(groups),
                config_json=json.dumps(config.to_dict(), sort_keys=True, default=str))
 
 
-def sibling_config(config_file: str, name: str) -> ml_collections.ConfigDict:
-  """`get_config()` of the config file `name` beside `config_file` (a config's `__file__`).
+def _train_spec(train: ml_collections.ConfigDict, task: Task) -> TrainSpec:
+  loss = train.get("loss", "")
+  if loss and loss not in task.losses:
+    choices = f"one of {', '.join(task.losses)}" if task.losses else "left empty: it has one"
+    raise UserError(f"train.loss={loss!r} is not a loss of this task; it must be {choices}")
+  delta = train.get("huber_delta", 1.0)
+  if not (isinstance(delta, (int, float)) and delta > 0):
+    raise UserError(f"train.huber_delta must be > 0, got {delta!r}")
+  return TrainSpec(epochs=train.epochs, batch_size=train.batch_size, loss=loss,
+                   huber_delta=float(delta))
 
-  For configs that extend another, e.g. a study over configs/credit.py.
-  """
+
+def sibling_config(config_file: str, name: str, variant: str | None = None
+                   ) -> ml_collections.ConfigDict:
+  """`get_config()` (or `get_config(variant)`) of the config file `name` beside
+  `config_file` (a config's `__file__`): for configs that extend another."""
   path = os.path.join(os.path.dirname(os.path.abspath(config_file)), name)
   spec = importlib.util.spec_from_file_location(os.path.splitext(name)[0], path)
   module = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(module)
-  return module.get_config()
+  return module.get_config() if variant is None else module.get_config(variant)

@@ -10,11 +10,13 @@ and benchmarks the program a run would train.
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import jax
 import ml_collections
+import numpy as np
 
 from research.errors import UserError
 from research.plan import Plan, Trial, make_plan
@@ -68,7 +70,9 @@ def bucket_train(task: Task, trial: Trial, data: Any,
                  on_epoch: Callable[[jax.Array], None] | None = None) -> Callable:
   """The pure per-member `train` of the bucket whose static fields `trial` has."""
   model = task.build_model(trial.model.name, trial.model.fields, data)
-  problem = task.problem(data)
+  loss = ({"loss": trial.train.loss, "huber_delta": trial.train.huber_delta}
+          if trial.train.loss else {})
+  problem = task.problem(data, **loss)
   if problem.full_batch_only and trial.train.batch_size:
     raise UserError(f"this data trains whole in every step (one sequence, e.g. "
                     f"data.mode='day_profile'), so train.batch_size={trial.train.batch_size} "
@@ -102,6 +106,33 @@ def first_program(config: ml_collections.ConfigDict,
           bucket.hparams(), data)
 
 
+def estimate_seconds(plan: Plan, task: Task, variants: Mapping[int, Variant]) -> list[float]:
+  """Each program's training time, estimated before the run: its first chunk is timed
+  for one epoch (a program compiled for that) and scaled by the epochs and chunks."""
+  estimates = []
+  for bucket in plan.buckets:
+    trial = bucket.first
+    one_epoch = dataclasses.replace(trial, train=dataclasses.replace(trial.train, epochs=1))
+    job = execute.MemberJob(bucket.label, bucket_train(task, one_epoch,
+                                                       variants[trial.index].data),
+                            bucket.keys(plan.seed), bucket.hparams(), bucket.seeds,
+                            plan.strategy, plan.vmap_size)
+    compiled = execute.compile_members(job, plan.chunk_size)
+    first = np.arange(compiled.width) % job.num_members
+    take = lambda tree: jax.tree_util.tree_map(lambda a: a[first], tree)  # pylint: disable=cell-var-from-loop
+    start = time.perf_counter()
+    jax.block_until_ready(compiled.train(take(job.keys), take(job.hparams)))
+    estimates.append((time.perf_counter() - start) * trial.train.epochs * len(compiled.chunks()))
+  return estimates
+
+
+def describe_estimate(seconds: Sequence[float]) -> str:
+  """'estimated training time: 12.3 min (...)', one line."""
+  return (f"estimated training time: {sum(seconds) / 60:.1f} min ({len(seconds)} program(s); "
+          "one epoch of each one's first chunk timed, times its epochs and chunks; compiling "
+          "and the baselines come on top)")
+
+
 def dry_run(config: ml_collections.ConfigDict, plugin_dirs: Sequence[str] = ()) -> str:
   """The plan as text, with each program compiled for its memory; writes nothing.
 
@@ -130,6 +161,8 @@ def dry_run(config: ml_collections.ConfigDict, plugin_dirs: Sequence[str] = ()) 
       next(iter(variants.values())).data))
   lines.append(f"baselines: {', '.join(names) or 'none'}")
   if plan.study is not None:
-    lines.append(f"study: ranked by {plan.study.metric}"
+    lines.append(f"study: ranked by {plan.study.metric} on the {plan.study.select_on} part"
                  + (", a search per seed" if plan.study.search_per_seed else ""))
+  if plan.estimate_time:  # trains an epoch of each program: only when the config asks
+    lines.append(describe_estimate(estimate_seconds(plan, task, variants)))
   return "\n".join(lines)

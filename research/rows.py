@@ -19,6 +19,8 @@ import pandas as pd
 from absl import logging
 
 from research import results, stats
+from research.data.sources import RDATASETS_PREFIX
+from research.registry import DATASETS
 from research.study import tables as study_tables
 from research.tasks.base import Arrays, Task
 from research.train.loop import LOOP_OUTPUTS
@@ -35,7 +37,7 @@ class Outcome:
   Attributes:
     seeds: one row per model × seed of the main group: every trial, then the
       baselines (seeds.csv before a per-seed search adds its selections).
-    variance_members: the first trial's rows of every member group, with the
+    variance_members: every trial's rows of every member group, with the
       `source` each group varies (empty without a variance decomposition).
     outputs: each trial's arrays (predictions as the task gives them on the
       host, losses, divergence, seconds), all its members.
@@ -44,6 +46,8 @@ class Outcome:
     compile_seconds: each trial's program's compile time.
     validation: in a study that selects on validation, each trial's main-group
       rows scored on the validation part (`model`, `seed`, the metrics).
+    metrics: the metric columns (`Task.scores` of the run's data), headline first;
+      `lower_is_better` those where lower is better.
   """
   seeds: pd.DataFrame
   variance_members: pd.DataFrame
@@ -52,6 +56,8 @@ class Outcome:
   fixed: frozenset[str]
   compile_seconds: dict[int, float]
   validation: pd.DataFrame | None = None
+  metrics: tuple[str, ...] = ()
+  lower_is_better: frozenset[str] = frozenset()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -120,14 +126,16 @@ def collect(plan: "Plan", task: Task, variants: Mapping[int, "Variant"],
                                        arrays.get("seconds", 0.0)))
   seeds = pd.concat([trial_rows[t.index].iloc[:len(t.seeds)] for t in plan.trials] +
                     baseline_rows, ignore_index=True)
-  groups = plan.trials[0].groups
-  variance_members = (trial_rows[0].assign(source=np.concatenate(
-      [[g.source] * len(g.seeds) for g in groups])) if len(groups) > 1 else pd.DataFrame())
+  variance_members = pd.concat([trial_rows[t.index].assign(source=np.concatenate(
+      [[g.source] * len(g.seeds) for g in t.groups])) for t in plan.trials
+      if len(t.groups) > 1], ignore_index=True) if len(plan.trials[0].groups) > 1 else (
+          pd.DataFrame())
   return Outcome(seeds=seeds, variance_members=variance_members, outputs=outputs,
                  baselines=baselines, fixed=frozenset(fixed_labels),
                  compile_seconds=compile_seconds,
                  validation=pd.concat(validation_rows, ignore_index=True) if validation_rows
-                 else None)
+                 else None, **dict(zip(("metrics", "lower_is_better"),
+                                       task.scores(variants[plan.trials[0].index].data))))
 
 
 def distinct(variants: Mapping[int, "Variant"], trials: Sequence[Any]) -> list["Variant"]:
@@ -139,35 +147,35 @@ def statistics(plan: "Plan", task: Task, variants: Mapping[int, "Variant"],
                outcome: Outcome) -> Tables:
   """Summary, paired comparisons, variance by source, tests over the test period;
   a study's trial table and ranking."""
-  seed_table, lower = outcome.seeds, task.lower_is_better
+  seed_table, lower, names = outcome.seeds, outcome.lower_is_better, outcome.metrics
   num_diverged = int(seed_table["diverged"].sum())
   if num_diverged:
     logging.warning("%d of %d members diverged (non-finite loss or update) and are left "
                     "out of the statistics; see the diverged columns of seeds.csv",
                     num_diverged, len(seed_table))
-  variance = (stats.variance_by_source(outcome.variance_members, task.metrics,
+  variance = (stats.variance_by_source(outcome.variance_members, names,
                                        total_source=plan.trials[0].groups[0].source)
               if len(outcome.variance_members) else pd.DataFrame(columns=results.VARIANCE_COLUMNS))
   if plan.study is None:
-    return Tables(seeds=seed_table, summary=stats.summarize(seed_table, task.metrics, plan.seed),
-                  comparison=stats.compare(seed_table, task.metrics, lower, seed=plan.seed),
+    return Tables(seeds=seed_table, summary=stats.summarize(seed_table, names, plan.seed),
+                  comparison=stats.compare(seed_table, names, lower, seed=plan.seed),
                   variance=variance, ranking=pd.DataFrame(columns=results.RANKING_COLUMNS),
                   trials=None, period=period(plan, task, variants, outcome, plan.trials))
   metric, selection = plan.study.metric, outcome.validation
-  trials = study_tables.trial_table(plan.trials, seed_table, selection, task.metrics)
+  trials = study_tables.trial_table(plan.trials, seed_table, selection, names)
   ranked_rows = seed_table if selection is None else selection
   if plan.study.search_per_seed:
     chosen = study_tables.best_per_seed(trials, metric, lower, seed_table.columns,
                                         on_validation=selection is not None)
     seed_table = pd.concat([seed_table, chosen], ignore_index=True)
-  summary = stats.summarize(seed_table, task.metrics, seed=plan.seed)
+  summary = stats.summarize(seed_table, names, seed=plan.seed)
   ranking = study_tables.ranking(
       plan.trials, stats.summarize(ranked_rows, [metric], seed=plan.seed), trials, metric,
       lower, outcome.compile_seconds, plan.study.select_on)
   best = study_tables.SEARCH_BEST if plan.study.search_per_seed else ranking["model"].iloc[0]
   chosen_trials = [t for t in plan.trials if t.label == ranking["model"].iloc[0]]
   return Tables(seeds=seed_table, summary=summary, variance=variance, ranking=ranking,
-                comparison=stats.compare(seed_table, task.metrics, lower, seed=plan.seed,
+                comparison=stats.compare(seed_table, names, lower, seed=plan.seed,
                                          anchor=best), trials=trials,
                 period=period(plan, task, variants, outcome, chosen_trials))
 
@@ -244,8 +252,10 @@ def run_facts(plan: "Plan", task: Task, variants: Mapping[int, "Variant"],
   """run.json: what the run was and what it took."""
   import research  # pylint: disable=import-outside-toplevel  (the package's own version)
   return {
-      "task": plan.task, "metrics": list(task.metrics),
-      "lower_is_better": sorted(task.lower_is_better), "loss_name": task.loss_name,
+      "task": plan.task, "metrics": list(outcome.metrics),
+      "lower_is_better": sorted(outcome.lower_is_better),
+      "loss_name": task.loss_label(variants[plan.trials[0].index].data,
+                                   plan.trials[0].train.loss or (task.losses or ("",))[0]),
       "compile_seconds": {b.label: outcome.compile_seconds[b.first.index] for b in plan.buckets},
       "train_seconds": {t.label: float(outcome.outputs[t.index]["seconds"].sum())
                         for t in plan.trials},
@@ -253,4 +263,12 @@ def run_facts(plan: "Plan", task: Task, variants: Mapping[int, "Variant"],
       "num_members": plan.num_members, "devices": [str(d) for d in jax.devices()],
       "groups": {g.source: len(g.seeds) for g in plan.trials[0].groups},
       "versions": {"research": research.__version__, **results.software_versions()},
-      "data": task.describe(variants[plan.trials[0].index].data)}
+      "data": task.describe(variants[plan.trials[0].index].data),
+      "attribution": attribution(plan.trials[0].data["name"])}
+
+
+def attribution(name: str) -> str:
+  """Where the data set `name` comes from and its licence ('' for a user's file)."""
+  if isinstance(name, str) and name.startswith(RDATASETS_PREFIX):
+    return f"{name[len(RDATASETS_PREFIX):]} from the rdatasets package (R data sets)"
+  return DATASETS.info(name).attribution if name in DATASETS else ""

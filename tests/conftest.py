@@ -73,9 +73,15 @@ TINY_FLAGS = ("--config.num_seeds=2", "--config.train.epochs=2",
               "--config.report=False")
 
 
+# configs/wind.py shrunk to 2 seeds x 1 epoch of tiny networks, on a CSV from
+# `write_wind_csv` (add --config.data.path=...): one step ahead, no capacity given.
 WIND_TINY_FLAGS = ("--config=configs/wind.py", "--config.num_seeds=2", "--config.train.epochs=1",
-                   "--config.train.batch_size=64", "--config.data.window=8",
-                   "--config.data.season=24",
+                   "--config.train.batch_size=64", "--config.data.name=csv",
+                   "--config.data.time_column=dt", "--config.data.value_column=MW",
+                   "--config.data.capacity=0", "--config.data.mape_floor=0",
+                   "--config.data.window=8", "--config.data.horizon=1",
+                   "--config.data.horizons=()", "--config.data.stride=1",
+                   "--config.data.season=24", "--config.variance.sources=()",
                    "--config.models.elman.hidden_sizes=(8,4)",
                    "--config.models.lstm.hidden_sizes=(4,4)", "--config.models.lstm.head=(8,)",
                    "--config.models.gru.hidden_sizes=(8,4)", "--config.report=False")

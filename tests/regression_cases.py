@@ -5,7 +5,9 @@ issue 15 (`python tests/make_fixtures.py`), through `launch.py`'s flags, and
 the redesign reproduced them bit for bit. They were rewritten once since, by
 issue 22's deliberate changes (t intervals, `ci_method`, `min_p`, variance
 intervals with disjoint seeds, log loss from logits, `wape`, studies ranked on
-a validation part); `tests/test_regression.py` reruns the same commands and
+a validation part), and the load case's once more by issue 16, which added
+the metrics `nmae`, `nrmse` and `skill` (every earlier value unchanged, checked
+before the rewrite); `tests/test_regression.py` reruns the same commands and
 compares the files value for value (floats to 1e-6).
 """
 

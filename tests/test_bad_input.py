@@ -136,7 +136,7 @@ WIND_CASES = {
     "missing_value_column": (_wind(600, None, "--config.data.value_column=Power"),
                              "value column 'Power' is not in"),
     "wind_without_a_file": (lambda tmp_path: list(WIND_TINY_FLAGS),
-                            "this study needs a CSV series: pass --config.data.path"),
+                            "this study needs a CSV series: pass --config.data.path=FILE.csv"),
     "nan_train_fraction": (_wind(600, None, "--config.data.train_fraction=nan"),
                            "data.train_fraction must be a finite number"),
     "day_profile_with_a_batch_size": (

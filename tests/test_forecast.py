@@ -19,7 +19,7 @@ from research.errors import UserError
 from research.plan import make_plan
 from research.plugins import load_plugins
 from research.registry import MODELS, OPTIMIZERS
-from research.tasks.forecast import Forecast, squared_error
+from research.tasks.forecast import Forecast, regression_loss
 from research.train.loop import MemberState, train_step
 from tests.conftest import ROOT, load_config
 
@@ -133,7 +133,7 @@ def test_every_sequence_model_and_optimizer_trains_a_step(model_name, optimizer)
   tx = optim.make_optimizer(optimizer, static, floats)
   params = model.init(jax.random.key(0), x)["params"]
   state = MemberState(params=params, opt_state=tx.init(params), diverged=jnp.zeros((), bool))
-  step = jax.jit(functools.partial(train_step, loss_fn=functools.partial(squared_error, model=model),
+  step = jax.jit(functools.partial(train_step, loss_fn=functools.partial(regression_loss, model=model),
                                    tx=tx))
   new_state, loss = step(state, batch, jax.random.key(1))
   assert np.isfinite(float(loss)) and not bool(new_state.diverged)

@@ -73,8 +73,10 @@ def test_optimizer_study_trains_every_optimizer_and_keeps_every_loss_curve(tmp_p
   config = load_config("optimizers")
   for field, value in {"num_seeds": 2, "train.epochs": 2, "train.batch_size": 64,
                        "data.name": "csv", "data.path": str(write_wind_csv(tmp_path / "w.csv")),
-                       "data.time_column": "dt", "data.window": 8, "data.season": 24,
-                       "report": False}.items():
+                       "data.time_column": "dt", "data.value_column": "MW", "data.capacity": 0.0,
+                       "data.mape_floor": 0.0, "data.window": 8, "data.horizon": 1,
+                       "data.horizons": (), "data.stride": 1, "data.season": 24,
+                       "report": True}.items():
     set_field(config, field, value)
   config.models = ml_collections.ConfigDict({"elman": {"name": "elman", "hidden_sizes": (8,)}})
   result = research.run_study(config, str(tmp_path / "run"))
@@ -83,8 +85,14 @@ def test_optimizer_study_trains_every_optimizer_and_keeps_every_loss_curve(tmp_p
   assert len(trials) == 8 and trials["mae"].notna().all()
   ranking = result.ranking
   assert (ranking["metric"] == "mae").all() and ranking["mean"].is_monotonic_increasing
+  # Ranked on the end of the training period, never on the test period.
+  assert (ranking["selected_on"] == "validation").all() and trials["val_mae"].notna().all()
+  assert not np.allclose(trials["val_mae"], trials["mae"])
   curves = pd.read_csv(tmp_path / "run" / "curves.csv")
   assert len(curves) == 4 * 2 * 2  # every trial x seed x epoch
   assert curves[["train_loss", "eval_loss"]].notna().all().all()
   forecasts = pd.read_csv(tmp_path / "run" / "forecasts.csv")
-  assert set(forecasts["model"]) == {ranking["model"].iloc[0], "persistence", "seasonal_naive"}
+  assert set(forecasts["model"]) == {ranking["model"].iloc[0], "persistence", "seasonal_naive",
+                                     "linear_autoregression"}
+  # The report draws each optimizer's training loss with its band across seeds.
+  assert "figures/trial_curves.png" in (tmp_path / "run" / "report.md").read_text()

@@ -20,7 +20,8 @@ from matplotlib import image
 from research.errors import UserError
 from research.report import __main__ as report_main
 from research.report import tensorboard
-from research.report.document import decimals, write_report
+from research.report.document import write_report
+from research.report.tables import decimals
 from research.report.files import read_run
 from research.report.style import best_models
 from research.pipeline import run_study as run

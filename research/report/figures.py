@@ -8,7 +8,6 @@ same files always give the same bytes.
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Callable
 
@@ -17,9 +16,8 @@ import pandas as pd
 from matplotlib import colormaps
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.ticker import MaxNLocator
 
-from research.report import scores
+from research.report import curves, scores
 from research.report.files import RunFiles
 from research.report.style import best_models, colors, save, style, value_label
 
@@ -41,7 +39,8 @@ def make_figures(files: RunFiles) -> dict[str, str]:
   drawers: list[tuple[str, Callable[[RunFiles], tuple[Figure, str] | None]]] = [
       ("roc.png", scores.roc), ("metric_box.png", metric_box), ("ks.png", scores.ks),
       ("calibration.png", scores.calibration), ("forecast_week.png", forecast_week),
-      ("loss.png", loss_curves), ("variance.png", variance_shares)]
+      ("loss.png", curves.loss_curves), ("trial_curves.png", curves.trial_curves),
+      ("variance.png", variance_shares)]
   written = {}
   for name, draw in drawers:
     with style():
@@ -99,60 +98,6 @@ def metric_box(files: RunFiles) -> tuple[Figure, str] | None:
   caption = (f"{metric.upper()} of every seed (dots) and its quartiles (boxes), one box per "
              "model; diverged seeds left out.")
   return figure, caption
-
-
-def loss_curves(files: RunFiles) -> tuple[Figure, str] | None:
-  """Train and test loss per epoch, one panel per model: seeds thin, the mean bold."""
-  if files.curves is None or files.curves.empty:
-    return None
-  frame = files.curves
-  models = list(dict.fromkeys(frame["model"]))
-  columns = min(len(models), 3)
-  rows = math.ceil(len(models) / columns)
-  figure = Figure(figsize=(max(4.3 * columns + 0.4, 7.5), 3.1 * rows + 1.0),
-                  layout="constrained")
-  # Shared y so models compare at a glance; x not shared, as a hidden spare
-  # panel would take the tick labels of the one above it.
-  grid = figure.subplots(rows, columns, squeeze=False, sharey=True)
-  finite = frame[["train_loss", "eval_loss"]].to_numpy(np.float64)
-  finite = finite[np.isfinite(finite)]
-  epochs = int(frame["epoch"].max())
-  log_scale = finite.size and finite.min() > 0 and finite.max() / finite.min() > 20
-  for axes, model in zip(grid.ravel(), models):
-    group = frame[frame["model"] == model]
-    for column, color in (("train_loss", "tab:blue"), ("eval_loss", "tab:orange")):
-      table = group.pivot(index="epoch", columns="seed", values=column)
-      table = table.where(np.isfinite(table))
-      marker = "o" if len(table) <= 3 else None
-      axes.plot(table.index, table.to_numpy(), color=color, linewidth=0.7, alpha=0.3,
-                marker=marker, markersize=2)
-      axes.plot(table.index, table.mean(axis=1), color=color, linewidth=2.2, marker=marker)
-    count = group["seed"].nunique()
-    axes.set_title(f"{model} ({count} seed{'s' if count != 1 else ''})")
-    if epochs <= 10:  # few epochs: one tick each, and room around a single one
-      axes.set_xticks(range(1, epochs + 1))
-      axes.set_xlim(0.7, epochs + 0.3)
-    else:
-      axes.xaxis.set_major_locator(MaxNLocator(integer=True))
-    if log_scale:
-      axes.set_yscale("log")
-  for i, axes in enumerate(grid.ravel()):
-    axes.set_visible(i < len(models))
-    if i + columns >= len(models):  # the lowest panel of its column
-      axes.set_xlabel("epoch")
-  # One legend for all panels, below them (above, it would collide with the title).
-  figure.legend(handles=[
-      Line2D([], [], color="tab:blue", linewidth=2.2, label="train loss, mean across seeds"),
-      Line2D([], [], color="tab:orange", linewidth=2.2, label="test loss, mean across seeds"),
-      Line2D([], [], color="grey", linewidth=0.7, label="one seed")],
-      loc="outside lower center", ncols=3, frameon=False)
-  for axes in grid[:, 0]:
-    axes.set_ylabel(files.run.get("loss_name", "loss"))
-  figure.suptitle("Loss per epoch: every seed a thin line, the mean bold\n"
-                  f"(train = training loss of the epoch; test = loss on the {files.held_out} "
-                  "after it)")
-  return figure, ("Training and test loss per epoch for each network: every seed a thin "
-                  "line, the mean across seeds bold.")
 
 
 def variance_shares(files: RunFiles) -> tuple[Figure, str] | None:

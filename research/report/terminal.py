@@ -18,8 +18,14 @@ def _render(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
   return "\n".join([line(header), line(["-" * w for w in widths])] + [line(r) for r in rows])
 
 
+# More columns than this do not fit a terminal: the rest are in the files and the report.
+SHOWN_METRICS = 6
+
+
 def format_summary(summary: pd.DataFrame, metrics: Sequence[str]) -> str:
-  """One line per model: `mean ± std` per metric, and the 95% CI of the first."""
+  """One line per model: `mean ± std` per metric (the first `SHOWN_METRICS`), and the
+  95% CI of the first."""
+  metrics, more = list(metrics[:SHOWN_METRICS]), len(metrics) - SHOWN_METRICS
   head = metrics[0]
   rows = []
   for model, group in summary.groupby("model", sort=False):
@@ -28,7 +34,8 @@ def format_summary(summary: pd.DataFrame, metrics: Sequence[str]) -> str:
     rows.append([str(model), str(int(by_metric.loc[head, "n"]))] +
                 [mean_std(by_metric.loc[m, "mean"], by_metric.loc[m, "std"], 4) for m in metrics] +
                 [f"[{low:.4f}, {high:.4f}]" if np.isfinite(low) else "-"])
-  return _render(["model", "n", *metrics, f"{head} 95% CI"], rows)
+  table = _render(["model", "n", *metrics, f"{head} 95% CI"], rows)
+  return table + (f"\n({more} more metrics in summary.csv and report.html)" if more > 0 else "")
 
 
 def _oriented(comparison: pd.DataFrame, metric: str, a: str, b: str) -> list[str] | None:
@@ -49,6 +56,7 @@ def format_comparison(summary: pd.DataFrame, comparison: pd.DataFrame, metrics: 
   paired by seed; P is the probability that the first-named model is better."""
   header = ["metric", "model", "vs", "diff", "95% CI", "P(better)", "Wilcoxon p"]
   rows = []
+  metrics = metrics[:SHOWN_METRICS]
   for metric in metrics:
     means = summary[summary["metric"] == metric].set_index("model")["mean"].dropna()
     ranked = means.sort_values(ascending=metric in lower_is_better).index

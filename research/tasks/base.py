@@ -57,13 +57,22 @@ class Task(abc.ABC):
       'sequence'; see `research.registry.ModelInfo`).
     data_fields: numeric fields the config's `data` section must have, with
       their type (e.g. `{'test_fraction': float}`), checked before anything runs.
+    losses: the training losses `train.loss` may name (the first is the
+      default); empty: the task has one loss, and `problem` takes no `loss`.
     loss_name: what the training and held-out losses are, for figure labels.
   """
   metrics: tuple[str, ...] = ()
   lower_is_better: frozenset[str] = frozenset()
   model_input: str = "tabular"
   data_fields: Mapping[str, type] = {}
+  losses: tuple[str, ...] = ()
   loss_name: str = "loss"
+
+  def scores(self, data: Any) -> tuple[tuple[str, ...], frozenset[str]]:
+    """The metric columns `metric_rows` gives for this data (the headline first), and
+    those where lower is better (default: `metrics` and `lower_is_better`)."""
+    del data
+    return self.metrics, self.lower_is_better
 
   @abc.abstractmethod
   def load(self, data: Mapping[str, Any], validation: float = 0.0) -> Any:
@@ -93,7 +102,15 @@ class Task(abc.ABC):
 
   @abc.abstractmethod
   def problem(self, data: Any) -> Problem:
-    """What the training loop needs: member data, loss, predictions (`Problem`)."""
+    """What the training loop needs: member data, loss, predictions (`Problem`).
+
+    A task with `losses` also takes `loss` (one of them) and `huber_delta`.
+    """
+
+  def loss_label(self, data: Any, loss: str) -> str:
+    """The training loss in words, for figures (default: `loss_name`)."""
+    del data, loss
+    return self.loss_name
 
   def host_predictions(self, predictions: Arrays, data: Any) -> Arrays:
     """The compiled run's predictions as the metrics and files take them (e.g.

@@ -10,6 +10,7 @@ L1/L2 penalties on its output kernel; metrics are in data units.
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections.abc import Mapping
@@ -19,8 +20,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pandas as pd
-from absl import logging
 
 from research import inference, metrics, results
 from research.metrics import FORECAST
@@ -32,19 +33,56 @@ from research.tasks.base import Arrays, BaselineMembers, Task
 from research.train.loop import Batch
 
 
-def squared_error(params, batch: Batch, dropout_key: jax.Array | None = None, *, model,
-                  penalize: bool = True) -> jax.Array:
-  """Weighted mean squared error (+ the output kernel's L1/L2 penalties)."""
+LOSSES = ("mse", "mae", "huber")
+# Wind forecasters' metrics: MAE and RMSE as a share of capacity, and the skill
+# against persistence (1 - RMSE / RMSE of persistence; higher is better).
+SHARE_METRICS = ("nmae", "nrmse", "skill")
+HORIZON_METRICS = ("mae", "rmse", "nmae", "nrmse", "skill")  # also per step of data.horizons
+HIGHER_IS_BETTER = ("r2", "skill")
+
+
+def series_scores(actual: np.ndarray, predicted: np.ndarray, persistence: np.ndarray,
+                  data: SeriesData) -> dict[str, float]:
+  """Every metric of one member's forecasts (`[examples, outputs]`, data units)."""
+  scores = metrics.forecast_metrics(actual, predicted, data.mape_floor)
+  scores.update(_shares(actual, predicted, persistence, data.capacity))
+  for h in data.horizons:
+    step = _shares(actual[:, h - 1], predicted[:, h - 1], persistence[:, h - 1], data.capacity)
+    scores.update({f"{name}_h{h}": step[name] for name in HORIZON_METRICS})
+  return scores
+
+
+def _shares(actual, predicted, persistence, capacity: float) -> dict[str, float]:
+  mae, rmse = metrics.mae(actual, predicted), metrics.rmse(actual, predicted)
+  return {"mae": mae, "rmse": rmse, "nmae": 100 * mae / capacity, "nrmse": 100 * rmse / capacity,
+          "skill": 1 - rmse / metrics.rmse(actual, persistence)}
+
+
+def regression_loss(params, batch: Batch, dropout_key: jax.Array | None = None, *, model,
+                    loss: str = "mse", huber_delta: float = 1.0,
+                    penalize: bool = True) -> jax.Array:
+  """Weighted mean loss over examples (+ the output kernel's L1/L2 penalties).
+
+  `loss`: 'mse' (squared error), 'mae' (absolute error) or 'huber' (squared
+  within `huber_delta` of the target, linear beyond: Keras' `Huber`), each
+  averaged over an example's outputs.
+  """
   inputs, targets, weights = batch
   train = dropout_key is not None
   pred = model.apply({"params": params}, inputs, train=train,
                      rngs={"dropout": dropout_key} if train else None)
-  per_example = jnp.mean((pred - targets) ** 2, axis=-1)
-  loss = jnp.sum(per_example * weights) / jnp.maximum(jnp.sum(weights), 1.0)
+  if loss == "mae":
+    errors = jnp.abs(pred - targets)
+  elif loss == "huber":
+    errors = optax.losses.huber_loss(pred, targets, delta=huber_delta)
+  else:
+    errors = (pred - targets) ** 2
+  per_example = jnp.mean(errors, axis=-1)
+  total = jnp.sum(per_example * weights) / jnp.maximum(jnp.sum(weights), 1.0)
   if penalize and not all(is_concrete(v) and v == 0 for v in (model.l1, model.l2)):
     kernel = params["output"]["kernel"]
-    loss = loss + model.l1 * jnp.sum(jnp.abs(kernel)) + model.l2 * jnp.sum(kernel ** 2)
-  return loss
+    total = total + model.l1 * jnp.sum(jnp.abs(kernel)) + model.l2 * jnp.sum(kernel ** 2)
+  return total
 
 
 class SeriesProblem:
@@ -55,7 +93,8 @@ class SeriesProblem:
   step is full batch and the loss is weighted to the training days.
   """
 
-  def __init__(self, data: SeriesData):
+  def __init__(self, data: SeriesData, loss: str = "mse", huber_delta: float = 1.0):
+    self.loss_fn = functools.partial(regression_loss, loss=loss, huber_delta=huber_delta)
     values, targets = jnp.asarray(data.values), jnp.asarray(data.targets)
     self.test_start, self.val_start = data.test_start, data.train_count
     self.full_batch_only = data.many_to_many
@@ -90,10 +129,10 @@ class SeriesProblem:
 
   def loss(self, params, batch: Batch, dropout_key: jax.Array | None = None, *,
            model) -> jax.Array:
-    return squared_error(params, batch, dropout_key, model=model)
+    return self.loss_fn(params, batch, dropout_key, model=model)
 
   def eval_loss(self, params, member: None, *, model) -> jax.Array:
-    return squared_error(params, self.test_batch, model=model, penalize=False)
+    return self.loss_fn(params, self.test_batch, model=model, penalize=False)
 
   def predict(self, params, member: None, *, model) -> dict[str, jax.Array]:
     held_out = self.test_start > self.val_start
@@ -120,10 +159,11 @@ def period_block_length(data: SeriesData) -> int:
 @TASKS.register("forecast")
 class Forecast(Task):
   """Forecasting a series: windows or day profiles, chronological split, data units."""
-  metrics = tuple(FORECAST)
-  lower_is_better = frozenset(set(FORECAST) - {"r2"})
+  metrics = (*FORECAST, *SHARE_METRICS)
+  lower_is_better = frozenset(set(FORECAST + SHARE_METRICS) - set(HIGHER_IS_BETTER))
   model_input = "sequence"
   data_fields = {"train_fraction": float}
+  losses = LOSSES
   loss_name = "MSE (standardised units²)"
 
   def load(self, data: Mapping[str, Any], validation: float = 0.0) -> SeriesData:
@@ -150,18 +190,28 @@ class Forecast(Task):
     except TypeError as e:
       raise UserError(f"model {name!r}: {e}; fix its config") from None
 
-  def problem(self, data: SeriesData) -> SeriesProblem:
-    return SeriesProblem(data)
+  def problem(self, data: SeriesData, loss: str = "mse", huber_delta: float = 1.0
+              ) -> SeriesProblem:
+    return SeriesProblem(data, loss, huber_delta)
+
+  def loss_label(self, data: SeriesData, loss: str) -> str:
+    units = "standardised units" if data.scaled else "data units"
+    return {"mae": f"MAE ({units})", "huber": f"Huber loss ({units})"}.get(
+        loss, f"MSE ({units}²)")
 
   def host_predictions(self, predictions: Arrays, data: SeriesData) -> Arrays:
     return {f"{part}_pred": data.scored_rows(predictions[f"{part}_pred"] * data.std + data.mean,
                                              part)
             for part in ("test", "val") if f"{part}_pred" in predictions}
 
+  def scores(self, data: SeriesData) -> tuple[tuple[str, ...], frozenset[str]]:
+    names = (*self.metrics, *(f"{m}_h{h}" for h in data.horizons for m in HORIZON_METRICS))
+    return names, frozenset(n for n in names if n.split("_h")[0] not in HIGHER_IS_BETTER)
+
   def metric_rows(self, predictions: Arrays, data: SeriesData, part: str = "test"
                   ) -> pd.DataFrame:
-    actual = data.actual(part)
-    return pd.DataFrame([metrics.forecast_metrics(actual, pred, data.mape_floor)
+    actual, persistence = data.actual(part), data.persistence(part)
+    return pd.DataFrame([series_scores(actual, pred, persistence, data)
                          for pred in predictions[f"{part}_pred"]])
 
   def fit_baseline(self, name: str, options: Mapping[str, Any], data: SeriesData,
@@ -176,7 +226,6 @@ class Forecast(Task):
       estimator.fit(train_x, train_y)
       seconds.append(time.perf_counter() - start)
       predictions.append(estimator.predict(test_x).reshape(data.num_test, data.num_outputs))
-    logging.info("Baseline %s fitted for %d seeds in %.1f s", name, len(seconds), sum(seconds))
     return {"test_pred": data.scored_rows(np.stack(predictions) * data.std + data.mean),
             "seconds": np.array(seconds)}
 
@@ -214,9 +263,13 @@ class Forecast(Task):
     steps = np.broadcast_to(np.arange(1, actual.shape[1] + 1), actual.shape)
     if data.many_to_many:
       steps = np.ones_like(steps)  # each hour is its own target, one day ahead
+    # A long multi-step forecast keeps only the scored steps (`data.horizons`): every
+    # step of every window would repeat each value `horizon` times.
+    kept = (np.isin(steps, data.horizons) if data.horizons and not data.many_to_many
+            else np.ones(steps.shape, bool))
     table = pd.concat([pd.DataFrame({
-        "model": label, "timestamp": times.ravel(), "horizon_step": steps.ravel(),
-        "actual": actual.ravel(), "mean": arrays["test_pred"].mean(0).ravel(),
-        "min": arrays["test_pred"].min(0).ravel(), "max": arrays["test_pred"].max(0).ravel()})
+        "model": label, "timestamp": times[kept], "horizon_step": steps[kept],
+        "actual": actual[kept], "mean": arrays["test_pred"].mean(0)[kept],
+        "min": arrays["test_pred"].min(0)[kept], "max": arrays["test_pred"].max(0)[kept]})
         for label, (_, arrays) in predictions.items()], ignore_index=True)
     results.write_csv(os.path.join(workdir, results.FORECASTS_FILE), table)
