@@ -70,9 +70,10 @@ def run_study(config: ml_collections.ConfigDict, workdir: str,
   jobs = member_jobs(plan, task, variants, progress)
   expected = expected_chunks(plan, variants, jobs)
   found = run_folder.Inspection.from_json(hosts.from_writer(
-      lambda: run_folder.inspect(workdir, plan.config, stamp, expected).as_json()))
+      lambda: run_folder.inspect(workdir, plan.config, stamp, expected,
+                                 plan.files).as_json()))
   if found.state is run_folder.State.FINISHED:
-    return finished(workdir, plan) if hosts.is_writer() else None
+    return finished(workdir) if hosts.is_writer() else None
   logging.info("%d trials x %d seeds in %d compiled program(s)", len(plan.trials),
                plan.num_seeds, len(jobs))
   first = execute.compile_first(jobs, found.trusted, plan.chunk_size, progress)
@@ -83,9 +84,12 @@ def run_study(config: ml_collections.ConfigDict, workdir: str,
   if not hosts.is_writer():
     execute.run_jobs(jobs, execute.TrainOnly(found.trusted), plan.chunk_size, first)
     return None
-  folder = run_folder.RunFolder.open(workdir, plan.config, stamp, expected, found)
+  folder = run_folder.RunFolder.open(workdir, plan.config, stamp, expected, found, plan.files)
   try:
-    if found.state is run_folder.State.RESUME:
+    if found.state is run_folder.State.RESUME and set(expected) <= found.trusted:
+      logging.info("Rebuilding the missing result files of %s from its %d saved chunks",
+                   workdir, len(found.trusted))
+    elif found.state is run_folder.State.RESUME:
       logging.info("Resuming the run in %s (%d saved chunks used)", workdir, len(found.trusted))
     done, baselines = train_and_fit(plan, task, variants, jobs, folder, first, progress)
     outcome = rows.collect(plan, task, variants, done, baselines)
@@ -114,12 +118,9 @@ def warn_if_too_few_seeds(num_seeds: int, alpha: float = 0.05) -> None:
                     inference.min_wilcoxon_p(num_seeds), alpha, needed)
 
 
-def finished(workdir: str, plan: Plan) -> results.RunResult:
-  """A finished run's results from its files; its report rebuilt if it is missing."""
+def finished(workdir: str) -> results.RunResult:
+  """A finished run's results, from its files (every one of its plan's is there)."""
   logging.info("%s already holds the finished run of this config; nothing to do", workdir)
-  if plan.report and not os.path.exists(os.path.join(workdir, HTML_FILE)):
-    write_report(workdir)
-    logging.info("Rebuilt the missing report of %s", workdir)
   return results.read_result(workdir)
 
 

@@ -17,11 +17,12 @@ import types
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import jax
 import ml_collections
 import numpy as np
 from absl import logging
 
-from research import checks, seeding
+from research import checks, results, seeding
 from research.errors import UserError
 from research.optim import OptimizerSpec
 from research.registry import MODELS
@@ -147,6 +148,9 @@ class Plan:
     estimate_time: time one epoch of each program before training, and say how
       long the run will take.
     config: the resolved config, as `config.json` holds it.
+    devices: the devices the members are sharded over.
+    files: the result files the run writes (the report's too, if it writes one);
+      it is finished when they all exist.
   """
   task: str
   seed: int
@@ -164,6 +168,8 @@ class Plan:
   report: bool
   config: Mapping[str, Any]
   estimate_time: bool = False
+  devices: tuple[str, ...] = ()
+  files: tuple[str, ...] = ()
 
   @property
   def main_seeds(self) -> np.ndarray:
@@ -194,6 +200,10 @@ def make_plan(config: ml_collections.ConfigDict) -> Plan:
                         [dataclasses.replace(groups[0], seeds=point.seeds)], task)
                  for index, point in enumerate(points))
   study = _study(config, task) if in_study else None
+  report = bool(config.get("report", True))
+  files = (*results.RUN_FILES, *task.files, *(results.STUDY_FILES if study else ()),
+           *(results.VARIANCE_FILES if len(trials[0].groups) > 1 else ()),
+           *(results.REPORT_FILES if report else ()))
   return Plan(
       task=config.get("task", "classification"), seed=config.seed, num_seeds=config.num_seeds,
       vary=tuple(config.vary), trials=trials,
@@ -203,8 +213,9 @@ def make_plan(config: ml_collections.ConfigDict) -> Plan:
       study=study, validation=study.validation if study else 0.0, chunk_size=config.chunk_size,
       strategy=strategies.resolve(config.train.members, task.model_input),
       vmap_size=config.train.vmap_size, progress=bool(config.get("progress", True)),
-      report=bool(config.get("report", True)), config=frozen(config.to_dict()),
-      estimate_time=bool(config.get("estimate_time", False)))
+      report=report, config=frozen(config.to_dict()),
+      estimate_time=bool(config.get("estimate_time", False)),
+      devices=tuple(str(d) for d in jax.devices()), files=tuple(dict.fromkeys(files)))
 
 
 def _study(config: ml_collections.ConfigDict, task: Task) -> StudySpec:

@@ -39,13 +39,34 @@ class NoInfo:
 
 @dataclasses.dataclass(frozen=True)
 class TaskInfo:
-  """Tasks declare nothing; the class must fill in the whole task interface."""
+  """A task declares itself in its class attributes (`research.tasks.base.Task`);
+  they are checked here, and the class must fill in the whole task interface."""
 
   def check(self, name: str, obj: Any) -> None:
+    what = f"task {name!r}"
+    metrics = getattr(obj, "metrics", None)
+    if not (isinstance(metrics, tuple) and metrics and all(isinstance(m, str) for m in metrics)):
+      raise UserError(f"{what} declares metrics={metrics!r}; use a non-empty tuple of "
+                      "names, the headline first")
+    lower = getattr(obj, "lower_is_better", frozenset())
+    if not isinstance(lower, (frozenset, set)) or not set(lower) <= set(metrics):
+      raise UserError(f"{what} declares lower_is_better={lower!r}; use a frozenset of some "
+                      "of its metrics")
+    if getattr(obj, "model_input", None) not in INPUTS:
+      raise UserError(f"{what} declares model_input={getattr(obj, 'model_input', None)!r}; "
+                      f"use one of {', '.join(INPUTS)}")
+    fields = getattr(obj, "data_fields", {})
+    if not isinstance(fields, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, type) for k, v in fields.items()):
+      raise UserError(f"{what} declares data_fields={fields!r}; use {{field: type}}")
+    for attribute in ("losses", "files"):
+      value = getattr(obj, attribute, ())
+      if not isinstance(value, tuple) or not all(isinstance(v, str) for v in value):
+        raise UserError(f"{what} declares {attribute}={value!r}; use a tuple of names")
     try:
       obj()
     except TypeError as e:  # e.g. abstract methods left out
-      raise UserError(f"task {name!r} cannot be created: {e}; implement every method of "
+      raise UserError(f"{what} cannot be created: {e}; implement every method of "
                       "research.tasks.base.Task") from None
 
 

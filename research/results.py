@@ -32,6 +32,11 @@ TRIALS_FILE = "trials.csv"  # a study's trials x seeds
 RANKING_FILE = "ranking.csv"  # a study's trials, best first
 BEST_CONFIG_FILE = "best_config.py"  # the best trial, as a config launch.py runs
 CHUNKS_DIR = "chunks"  # raw per-chunk outputs: what a resumed run picks up
+REPORT_FILES = ("report.md", "report.html")  # research.report: Markdown, self-contained HTML
+# What every run writes (the plan adds its task's, its study's and its report's).
+RUN_FILES = (CONFIG_FILE, RUN_FILE, CURVES_FILE, COMPARISON_FILE, SUMMARY_FILE, SEEDS_FILE)
+STUDY_FILES = (TRIALS_FILE, RANKING_FILE, BEST_CONFIG_FILE)
+VARIANCE_FILES = (VARIANCE_FILE, VARIANCE_MEMBERS_FILE)
 
 # Columns of the result files (seeds.csv and trials.csv: model, seed, the
 # task's metrics, then MEMBER_COLUMNS; trials.csv and ranking.csv add one
@@ -46,7 +51,7 @@ VARIANCE_COLUMNS = ("model", "metric", "source", "std", "variance_share", "share
 # Forecasts against a baseline that is the same for every seed, tested across the
 # test period (research.tasks.forecast): Diebold-Mariano and a block bootstrap.
 PERIOD_COLUMNS = ("model_a", "model_b", "loss", "mean_diff", "ci_low", "ci_high",
-                  "block_length", "dm_stat", "dm_p", "n")
+                  "block_length", "bootstrap_p", "dm_stat", "dm_p", "n")
 RANKING_COLUMNS = ("rank", "trial", "model", "metric", "selected_on", "mean", "std", "ci_low",
                    "ci_high", "n", "train_seconds", "compile_seconds")
 CURVES_COLUMNS = ("model", "seed", "epoch", "train_loss", "eval_loss")

@@ -65,6 +65,7 @@ def test_load_study_beats_persistence_and_writes_day_ahead_forecasts(tmp_path):
       assert row["mean_diff"] == pytest.approx(summary[("elman", metric)]
                                                - summary[(baseline, metric)], rel=1e-6)
       assert row["ci_low"] <= row["mean_diff"] <= row["ci_high"] and 0 <= row["dm_p"] <= 1
+      assert 0 < row["bootstrap_p"] <= 1
       assert np.sign(row["dm_stat"]) == np.sign(row["mean_diff"])
   assert (period["n"] == 122).all() and (period["block_length"] == 5).all()
 

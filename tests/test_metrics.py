@@ -55,3 +55,22 @@ def test_saturated_probabilities_give_finite_log_loss():
 
 def test_one_class_gives_nan_auc():
   assert np.isnan(metrics.roc_auc(np.ones(3), np.array([0.1, 0.5, 0.9])))
+
+
+def test_the_classification_task_scores_log_loss_from_the_networks_logits():
+  # Confident mistakes: a float32 sigmoid rounds logit 40 to probability 1, and
+  # clipped probabilities cap each mistake's loss (at 16.1 with eps 1e-7).
+  from research.tasks.classification import Classification  # pylint: disable=import-outside-toplevel
+  from tests.conftest import load_config  # pylint: disable=import-outside-toplevel
+  task = Classification()
+  data = task.load(load_config("credit").data.to_dict())
+  rows = np.arange(300)
+  labels = data.table.labels[rows].astype(np.float64)
+  logits = np.where(labels == 1, 3.0, -3.0)
+  logits[:20] = np.where(labels[:20] == 1, -40.0, 40.0)  # 20 confident mistakes
+  predictions = task.host_predictions({"test_logit": logits[None].astype(np.float32),
+                                       "test_index": rows[None]}, data)
+  scored = task.metric_rows(predictions, data)
+  exact = np.mean(np.logaddexp(0.0, np.where(labels == 1, -logits, logits)))
+  assert scored["log_loss"].iloc[0] == pytest.approx(exact, rel=1e-6)
+  assert exact > 20 / 300 * 39  # the mistakes count in full, not capped

@@ -103,6 +103,30 @@ def test_optimizers_declare_full_batch_and_tasks_must_be_complete():
     Registry("task", TaskInfo).register("half")(HalfTask)
 
 
+@pytest.mark.parametrize("declared, message", [
+    ({"metrics": ()}, "metrics=\\(\\); use a non-empty tuple"),
+    ({"metrics": "mae"}, "metrics='mae'"),
+    ({"lower_is_better": frozenset({"rmse"})}, "lower_is_better=.*some of its metrics"),
+    ({"model_input": "image"}, "model_input='image'; use one of tabular, sequence"),
+    ({"data_fields": {"test_fraction": 0.2}}, "data_fields=.*use \\{field: type\\}"),
+    ({"files": "out.csv"}, "files='out.csv'; use a tuple of names"),
+])
+def test_bad_task_declarations_are_refused_at_registration(declared, message):
+  task = type("Bad", (RegressionLike,), declared)
+  with pytest.raises(UserError, match=f"task 'bad' declares {message}"):
+    Registry("task", TaskInfo).register("bad")(task)
+  Registry("task", TaskInfo).register("good")(RegressionLike)  # the complete one is fine
+
+
+class RegressionLike(Task):
+  """A task that declares and implements everything (nothing of it runs here)."""
+  metrics = ("mae", "r2")
+  lower_is_better = frozenset({"mae"})
+  data_fields = {"test_fraction": float}
+  load = describe = problem = metric_rows = fit_baseline = write_files = (
+      lambda self, *args, **kwargs: None)
+
+
 def test_shipped_entries_declare_what_the_pipeline_reads():
   assert MODELS.info("mlp") == ModelInfo(input="tabular", value_fields=("dropout",))
   assert {MODELS.info(n).input for n in ("elman", "lstm", "gru")} == {"sequence"}

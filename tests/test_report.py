@@ -128,6 +128,20 @@ def test_credit_report_has_comparison_and_variance_tables(credit_dir):
   assert "95% CI = Student t interval of the mean" in markdown
 
 
+def test_load_report_names_its_intervals_the_smallest_p_and_the_variance_intervals(load_dir):
+  markdown = open(os.path.join(load_dir, "report.md")).read()
+  assert "95% CI = Student t interval of the mean" in markdown
+  comparison = table_row(markdown, "Comparisons", "mae")
+  assert comparison[7] == "0.5"  # the smallest p 2 seeds allow
+  variance = pd.read_csv(os.path.join(load_dir, "variance.csv"))
+  init = variance[(variance["source"] == "init") & (variance["metric"] == "mae")].iloc[0]
+  cells = table_row(markdown, "Variance by source", "init")
+  assert (f"({init['variance_share']:.0%} [{init['share_low']:.0%}, {init['share_high']:.0%}])"
+          in cells[3])
+  period = table_row(markdown, "Against fixed baselines, over the test period", "elman")
+  assert period[1] in ("persistence", "seasonal_naive") and "DM p" in markdown
+
+
 @pytest.mark.parametrize("run_dir", ["credit_dir", "load_dir"])
 def test_html_is_self_contained_with_every_figure_inlined(run_dir, request):
   workdir = request.getfixturevalue(run_dir)

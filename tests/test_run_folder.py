@@ -21,6 +21,7 @@ import research
 from research import workdir as run_folder
 from research.data import get_loader
 from research.errors import UserError
+from research.plan import make_plan
 from tests.conftest import ROOT, TINY_FLAGS, launch, tiny_credit_config
 
 METRICS = ["auc", "accuracy", "log_loss", "brier", "ks", "gini"]
@@ -158,7 +159,7 @@ def test_without_config_json_no_chunk_is_trusted(tmp_path, caplog):
   resumed = research.run_study(changed, workdir)
   fresh = research.run_study(changed, str(tmp_path / "fresh"))
   pd.testing.assert_frame_equal(resumed.seeds[METRICS], fresh.seeds[METRICS])
-  assert "config.json or manifest.json is missing" in caplog.text
+  assert "the folder's config.json is missing, so nothing vouches for it" in caplog.text
 
 
 @pytest.mark.parametrize("damage", ["copied_over", "truncated", "random_bytes",
@@ -216,17 +217,98 @@ def test_a_damaged_config_json_is_one_line(tmp_path, content, message):
   assert message in result.stderr.splitlines()[-1]
 
 
-def test_deleted_derived_files_are_rebuilt_from_the_chunks(tmp_path):
+def test_every_deleted_result_file_is_rebuilt_from_the_chunks_without_training(tmp_path,
+                                                                              monkeypatch):
+  config = tiny_credit_config({"baselines.names": ("logistic_regression",),
+                               "variance.sources": ("init",), "variance.num_seeds": 2},
+                              report=True)
   workdir = tmp_path / "run"
-  first = research.run_study(tiny_credit_config(report=True), str(workdir))
-  summary = (workdir / "summary.csv").read_text()
+  first = research.run_study(config, str(workdir))
+  files = make_plan(config).files
+  assert {"predictions.csv", "variance.csv", "report.html", "curves.csv"} <= set(files)
+  from research.train import execute  # pylint: disable=import-outside-toplevel
+  monkeypatch.setattr(execute, "compile_members", _never)  # nothing may train again
+  for name in [f for f in files if f != "config.json"]:  # the record itself: see below
+    before = (workdir / name).read_bytes()
+    os.remove(workdir / name)
+    again = research.run_study(config, str(workdir))
+    assert (workdir / name).exists(), name
+    if name.endswith(".csv"):  # the same numbers, train_seconds included (from the chunks)
+      assert (workdir / name).read_bytes() == before, name
+    pd.testing.assert_frame_equal(again.seeds, first.seeds)
+
+
+def _never(*args, **kwargs):
+  raise AssertionError("a program was compiled though every chunk was saved")
+
+
+def test_a_fresh_process_reuses_every_saved_chunk(tmp_path):
+  workdir = tmp_path / "run"
+  flags = ("--config=configs/credit.py", *TINY_FLAGS, "--config.chunk_size=1",
+           f"--workdir={workdir}")
+  assert launch(*flags).returncode == 0
   os.remove(workdir / "summary.csv")
-  again = research.run_study(tiny_credit_config(report=True), str(workdir))
-  assert (workdir / "summary.csv").read_text() == summary
-  pd.testing.assert_frame_equal(again.seeds, first.seeds)
-  os.remove(workdir / "report.html")
-  research.run_study(tiny_credit_config(report=True), str(workdir))
-  assert (workdir / "report.html").exists()
+  again = launch(*flags)
+  assert again.returncode == 0, again.stderr[-2000:]
+  assert "Rebuilding the missing result files" in again.stderr and "from its 2 saved" in (
+      again.stderr)
+  assert "compiled chunks" not in again.stderr and "trained in" not in again.stderr
+
+
+def test_a_damaged_manifest_is_named_and_its_chunks_recomputed(tmp_path, caplog):
+  workdir = str(tmp_path / "run")
+  full = research.run_study(tiny_credit_config(chunk_size=1), workdir)
+  with open(os.path.join(workdir, "manifest.json"), "w") as file:
+    file.write("[1, 2")
+  os.remove(os.path.join(workdir, "seeds.csv"))
+  resumed = research.run_study(tiny_credit_config(chunk_size=1), workdir)
+  pd.testing.assert_frame_equal(resumed.seeds[METRICS], full.seeds[METRICS])
+  assert "manifest.json is damaged" in caplog.text
+  assert len(os.listdir(os.path.join(workdir, "chunks", "rejected"))) == 3
+
+
+PLUGIN_MODEL = """
+import flax.linen as nn
+from research.registry import MODELS
+
+@MODELS.register("plugin_mlp", input="tabular")
+class PluginMLP(nn.Module):  # takes the credit config's model fields
+  hidden_sizes: tuple = (4,)
+  activation: str = "tanh"
+  dropout: float = 0.0
+
+  @nn.compact
+  def __call__(self, x, *, train=False):
+    return nn.Dense(1)(nn.tanh(nn.Dense(self.hidden_sizes[0])(x)))[..., 0]
+"""
+
+
+def test_chunks_made_by_a_plugin_that_changed_are_recomputed(tmp_path):
+  plugins = tmp_path / "plugins"
+  plugins.mkdir()
+  (plugins / "plugin_mlp.py").write_text(PLUGIN_MODEL)
+  workdir = tmp_path / "run"
+  flags = ("--config=configs/credit.py", *TINY_FLAGS, "--config.model.name=plugin_mlp",
+           f"--plugins={plugins}",
+           f"--workdir={workdir}")
+  assert launch(*flags).returncode == 0
+  os.remove(workdir / "seeds.csv")
+  (plugins / "plugin_mlp.py").write_text(PLUGIN_MODEL.replace("nn.tanh", "nn.relu"))
+  again = launch(*flags)
+  assert again.returncode == 0, again.stderr[-2000:]
+  assert "is not used: it was made from other code" in again.stderr
+  assert os.listdir(workdir / "chunks" / "rejected")
+
+
+def test_large_outputs_are_announced_and_too_large_ones_refused(tmp_path, monkeypatch, caplog):
+  from research.workdir import folder  # pylint: disable=import-outside-toplevel
+  usage = lambda free: (lambda path: type("Usage", (), {"free": free})())
+  monkeypatch.setattr(folder.shutil, "disk_usage", usage(10 * 2**30))
+  folder.check_disk(str(tmp_path / "run"), 3 * 2**30)
+  assert "this run will write about 3.0 GiB" in caplog.text
+  monkeypatch.setattr(folder.shutil, "disk_usage", usage(2**30))
+  with pytest.raises(UserError, match="need about 3.0 GiB, more than the 1.0 GiB free"):
+    folder.check_disk(str(tmp_path / "run"), 3 * 2**30)
 
 
 def test_an_unwritable_folder_is_refused_before_compiling(tmp_path, monkeypatch):

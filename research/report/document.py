@@ -20,8 +20,7 @@ from research.report.files import RunFiles, read_run
 from research.report.render import Heading, Image, Table
 from research.trees import leaves, tuples
 
-MARKDOWN_FILE = "report.md"
-HTML_FILE = "report.html"
+MARKDOWN_FILE, HTML_FILE = results.REPORT_FILES
 
 
 def write_report(workdir: str) -> None:
@@ -66,7 +65,7 @@ def report_blocks(files: RunFiles, drawn: dict[str, str]) -> list[render.Block]:
         t.period_table(files), "A baseline that is the same for every seed varies only with "
         "the test period, so here each example's loss difference (the network's loss "
         "averaged over its seeds, minus the baseline's) is tested over the test period: its "
-        "mean with a circular block-bootstrap 95% interval (blocks of whole days), and the "
+        "mean with a circular block-bootstrap 95% interval and p (blocks of whole days), and the "
         "Diebold–Mariano test with the Harvey–Leybourne–Newbold correction. Negative: the "
         "network has the smaller loss.")]
   if files.variance is not None and not files.variance.empty:

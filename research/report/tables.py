@@ -152,7 +152,8 @@ def period_table(files: RunFiles) -> pd.DataFrame:
       "model": r["model_a"], "vs": r["model_b"], "loss": r["loss"],
       "mean diff": number(r["mean_diff"], places, sign=True),
       "95% CI": interval_text(r["ci_low"], r["ci_high"], places, sign=True),
-      "block": int(r["block_length"]), "DM statistic": number(r["dm_stat"], 2, sign=True),
+      "block": int(r["block_length"]), "bootstrap p": f"{r['bootstrap_p']:.2g}",
+      "DM statistic": number(r["dm_stat"], 2, sign=True),
       "DM p": f"{r['dm_p']:.2g}", "test examples": int(r["n"])} for _, r in frame.iterrows()])
 
 

@@ -44,17 +44,24 @@ def _oriented(comparison: pd.DataFrame, metric: str, a: str, b: str) -> list[str
   if pair is None:
     return None
   low, high = pair["ci_low"], pair["ci_high"]
+  floor = pair.get("min_p", np.nan)
   return [f"{pair['mean_diff']:+.4f}",
           f"[{low:+.4f}, {high:+.4f}]" if np.isfinite(low) else "-",
-          f"{pair['p_improve']:.2f}", f"{pair['p_value']:.2g}"]
+          f"{pair['p_improve']:.2f}",
+          f"{pair['p_value']:.2g}" + (f" (>= {floor:.2g})" if np.isfinite(floor) else "")]
+
+
+# P(better) is the share of seeds on which the first model is better (ties count
+# half); the Wilcoxon p comes with the smallest p its number of seeds can give.
+COMPARISON_HEADER = ["metric", "model", "vs", "diff", "95% CI", "P(better)", "Wilcoxon p"]
 
 
 def format_comparison(summary: pd.DataFrame, comparison: pd.DataFrame, metrics: Sequence[str],
                       lower_is_better: Collection[str]) -> str:
   """Per metric the best model against the runner-up; then the first model (the
   network) against each other model on the first metric. Differences are
-  paired by seed; P is the probability that the first-named model is better."""
-  header = ["metric", "model", "vs", "diff", "95% CI", "P(better)", "Wilcoxon p"]
+  paired by seed; P(better) is the share of seeds on which the first-named model
+  is better, and each Wilcoxon p shows the smallest p its seeds allow."""
   rows = []
   metrics = metrics[:SHOWN_METRICS]
   for metric in metrics:
@@ -66,14 +73,16 @@ def format_comparison(summary: pd.DataFrame, comparison: pd.DataFrame, metrics: 
   for other in models[1:]:
     if cells := _oriented(comparison, metrics[0], models[0], other):
       rows.append([metrics[0], models[0], other, *cells])
-  return _render(header, rows) if rows else ""
+  return _render(COMPARISON_HEADER, rows) if rows else ""
 
 
 def format_variance(variance: pd.DataFrame, metric: str) -> str:
   """One line per model: the metric's std across seeds, then by source."""
   lines = []
   for model, group in variance[variance["metric"] == metric].groupby("model", sort=False):
-    parts = [f"{r.source} {r.std:.4f} ({r.variance_share:.0%} of variance)"
+    parts = [f"{r.source} {r.std:.4f} ({r.variance_share:.0%} of variance"
+             + (f", 95% [{r.share_low:.0%}, {r.share_high:.0%}])" if np.isfinite(r.share_low)
+                else ")")
              for r in group.itertuples() if r.source != group.iloc[0]["source"]]
     lines.append(f"{model} {metric} std {group.iloc[0]['std']:.4f}: " + ", ".join(parts))
   return "\n".join(lines)
@@ -118,5 +127,4 @@ def format_study(ranking: pd.DataFrame, summary: pd.DataFrame, comparison: pd.Da
   versus = [ranking["model"].iloc[1]] if len(ranking) > 1 and anchor == best else []
   lines = [[metric, anchor, other, *cell] for other in versus + others if other != anchor
            and (cell := _oriented(comparison, metric, anchor, other))]
-  header = ["metric", "model", "vs", "diff", "95% CI", "P(better)", "Wilcoxon p"]
-  return table + ("\n\n" + _render(header, lines) if lines else "")
+  return table + ("\n\n" + _render(COMPARISON_HEADER, lines) if lines else "")

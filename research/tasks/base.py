@@ -60,6 +60,8 @@ class Task(abc.ABC):
     losses: the training losses `train.loss` may name (the first is the
       default); empty: the task has one loss, and `problem` takes no `loss`.
     loss_name: what the training and held-out losses are, for figure labels.
+    files: the files `write_files` (and `period_comparison`) write; a run is
+      finished only when they exist, and a missing one is rebuilt.
   """
   metrics: tuple[str, ...] = ()
   lower_is_better: frozenset[str] = frozenset()
@@ -67,6 +69,7 @@ class Task(abc.ABC):
   data_fields: Mapping[str, type] = {}
   losses: tuple[str, ...] = ()
   loss_name: str = "loss"
+  files: tuple[str, ...] = ()
 
   def scores(self, data: Any) -> tuple[tuple[str, ...], frozenset[str]]:
     """The metric columns `metric_rows` gives for this data (the headline first), and

@@ -150,6 +150,7 @@ class Classification(Task):
   model_input = "tabular"
   data_fields = {"test_fraction": float}
   loss_name = "binary cross-entropy (nats)"
+  files = (results.PREDICTIONS_FILE,)
 
   def load(self, data: Mapping[str, Any], validation: float = 0.0) -> ClassificationData:
     frame = get_loader(data["name"])(**data)

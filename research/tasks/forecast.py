@@ -165,6 +165,7 @@ class Forecast(Task):
   data_fields = {"train_fraction": float}
   losses = LOSSES
   loss_name = "MSE (standardised units²)"
+  files = (results.FORECASTS_FILE,)
 
   def load(self, data: Mapping[str, Any], validation: float = 0.0) -> SeriesData:
     return load_series(data, validation)
@@ -252,8 +253,9 @@ class Forecast(Task):
           statistic, p_value = inference.diebold_mariano_differential(d, horizon)
           rows.append({"model_a": label, "model_b": base, "loss": loss,
                        "mean_diff": float(d.mean()), "ci_low": low, "ci_high": high,
-                       "block_length": block, "dm_stat": statistic, "dm_p": p_value,
-                       "n": int(d.size)})
+                       "block_length": block,
+                       "bootstrap_p": inference.block_bootstrap_p(d, block, seed=seed),
+                       "dm_stat": statistic, "dm_p": p_value, "n": int(d.size)})
     return pd.DataFrame(rows, columns=results.PERIOD_COLUMNS)
 
   def write_files(self, workdir: str, predictions: Mapping[str, tuple[np.ndarray, Arrays]],

@@ -13,8 +13,9 @@ fingerprint of what produced it), `chunks/` and the result files. Rules:
   checksum, the same seeds and the fingerprint of the current config, data
   and code. Anything else is named in one line, moved to `chunks/rejected/`
   (never deleted) and computed again.
-* A run is finished when all of `FINAL_FILES` exist; one missing is rebuilt
-  from the chunks by the next launch of the same command.
+* A run is finished when every result file of its plan exists (`Plan.files`:
+  the shared ones, its task's, its study's and its report); one missing is
+  rebuilt from the chunks, under the lock, by the next launch of the same command.
 """
 
 from research.workdir.folder import RunFolder, check_disk  # noqa: F401

@@ -38,7 +38,8 @@ class RunFolder:
 
   @classmethod
   def open(cls, workdir: str, config: Mapping[str, Any], fingerprint: Fingerprint,
-           expected: Mapping[str, Sequence[int]], inspected: Inspection) -> "RunFolder":
+           expected: Mapping[str, Sequence[int]], inspected: Inspection,
+           files: Sequence[str] = ()) -> "RunFolder":
     """Creates and locks the folder, then makes it hold exactly what `inspected` found
     trustworthy: rejected chunks moved aside, the config and manifest written.
 
@@ -48,7 +49,7 @@ class RunFolder:
     os.makedirs(os.path.join(workdir, results.CHUNKS_DIR), exist_ok=True)
     lock = _acquire(workdir)
     try:
-      again = inspect(workdir, config, fingerprint, expected, holding_lock=True)
+      again = inspect(workdir, config, fingerprint, expected, files, holding_lock=True)
       if again.as_json() != inspected.as_json():
         raise UserError(f"--workdir {workdir} changed while this run was starting; run the "
                         "same command again")

@@ -23,6 +23,7 @@ from research.fingerprint import Fingerprint
 LOCK_FILE = ".lock"
 MANIFEST_FILE = "manifest.json"
 CHUNK_REJECTED_DIR = "rejected"  # under chunks/
+# Without these a run has not finished, whatever else its plan writes.
 FINAL_FILES = (results.SEEDS_FILE, results.SUMMARY_FILE, results.COMPARISON_FILE,
                results.RUN_FILE)
 # Fields that change what is shown, not what is computed: a run resumes across them.
@@ -58,13 +59,16 @@ class Inspection:
 
 
 def inspect(workdir: str, config: Mapping[str, Any], fingerprint: Fingerprint,
-            expected: Mapping[str, Sequence[int]], holding_lock: bool = False) -> Inspection:
+            expected: Mapping[str, Sequence[int]], files: Sequence[str] = FINAL_FILES,
+            holding_lock: bool = False) -> Inspection:
   """What `workdir` holds for this run; reads only.
 
   Args:
     config: the resolved config.
     fingerprint: of the config, the data and the code of this run.
     expected: the chunk names this run saves, with their members' seeds.
+    files: the result files the run writes: it is finished when they all exist
+      (one missing, it resumes: from its saved chunks, it writes them again).
     holding_lock: this process holds the folder's lock (another may not).
 
   Raises:
@@ -83,7 +87,7 @@ def inspect(workdir: str, config: Mapping[str, Any], fingerprint: Fingerprint,
                     f"tool (no {results.CONFIG_FILE}); pass a new or empty folder")
   if has_config:
     _check_config(workdir, config)
-  if all(os.path.exists(os.path.join(workdir, name)) for name in FINAL_FILES):
+  if all(os.path.exists(os.path.join(workdir, name)) for name in (*FINAL_FILES, *files)):
     _check_finished(workdir, manifest, fingerprint)
     return Inspection(State.FINISHED)
   trusted, rejected = _sort_chunks(workdir, manifest if has_config else None, fingerprint,
@@ -184,7 +188,7 @@ def _sort_chunks(workdir: str, manifest: dict | None, fingerprint: Fingerprint,
   for name in names:
     entry = entries.get(name)
     if manifest is None:
-      why = "the folder's config.json or manifest.json is missing, so nothing vouches for it"
+      why = f"{_unvouched(workdir)}, so nothing vouches for it"
     elif name not in expected:
       why = "this run saves no chunk of that name"
     elif entry is None:
@@ -200,6 +204,15 @@ def _sort_chunks(workdir: str, manifest: dict | None, fingerprint: Fingerprint,
       continue
     rejected[name] = why
   return trusted, rejected
+
+
+def _unvouched(workdir: str) -> str:
+  """Why the folder cannot vouch for its chunks: which record is missing or damaged."""
+  if not os.path.exists(os.path.join(workdir, results.CONFIG_FILE)):
+    return f"the folder's {results.CONFIG_FILE} is missing"
+  if os.path.exists(os.path.join(workdir, MANIFEST_FILE)):
+    return f"the folder's {MANIFEST_FILE} is damaged (not the JSON object a run writes)"
+  return f"the folder's {MANIFEST_FILE} is missing"
 
 
 def file_hash(path: str) -> str:
