@@ -43,6 +43,9 @@ def get_config() -> ml_collections.ConfigDict:
   config.train = ml_collections.ConfigDict()
   config.train.epochs = 20  # passes over the training split (iterations for lbfgs)
   config.train.batch_size = 64  # 0 = full batch
+  # The held-out loss after every this many epochs (and the last); 0: every epoch up
+  # to 20 epochs, then 20 points in all.
+  config.train.eval_every = 0
   # How members share the machine: vmap (one batched program), map (one after
   # another), chunked (vmap groups of vmap_size, looped), auto (by backend and model).
   config.train.members = "auto"

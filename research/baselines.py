@@ -82,7 +82,9 @@ def linear_autoregression(random_state: int):  # pylint: disable=unused-argument
 
 @BASELINES.register("random_forest_regression", task="forecast")
 def random_forest_regression(random_state: int, n_estimators: int = 100,
-                             min_samples_leaf: int = 5):
-  """A random forest on the same inputs as the network."""
+                             min_samples_leaf: int = 5, max_features: float = 1.0):
+  """A random forest on the same inputs as the network (`max_features`: the share of
+  inputs each split considers; 1/3 is Breiman's choice for regression)."""
   return RandomForestRegressor(n_estimators=n_estimators, min_samples_leaf=min_samples_leaf,
-                               random_state=random_state, n_jobs=-1)
+                               max_features=max_features, random_state=random_state,
+                               n_jobs=-1)

@@ -28,7 +28,8 @@ from absl import logging
 
 import research.baselines  # noqa: F401  (registers the baselines)
 import research.models  # noqa: F401  (registers the models)
-from research import fingerprint, hosts, inference, results, rows, workdir as run_folder
+from research import fingerprint, hosts, inference, results, rows, run_files
+from research import workdir as run_folder
 from research.plan import Plan, make_plan
 from research.plugins import load_plugins
 from research.programs import (Variant, describe_estimate, estimate_seconds, load_variants,
@@ -64,7 +65,7 @@ def run_study(config: ml_collections.ConfigDict, workdir: str,
   plan = make_plan(config)
   warn_if_too_few_seeds(plan.num_seeds)
   task = get_task(plan.task)
-  variants = load_variants(plan.trials, task, plan.validation)
+  variants = load_variants(plan, task)
   stamp = run_fingerprint(plan, variants)
   progress = Progress.for_terminal(plan.progress and hosts.is_writer())
   jobs = member_jobs(plan, task, variants, progress)
@@ -94,7 +95,7 @@ def run_study(config: ml_collections.ConfigDict, workdir: str,
     done, baselines = train_and_fit(plan, task, variants, jobs, folder, first, progress)
     outcome = rows.collect(plan, task, variants, done, baselines)
     tables = rows.statistics(plan, task, variants, outcome)
-    rows.write(workdir, plan, task, variants, outcome, tables)
+    run_files.write(workdir, plan, task, variants, outcome, tables)
     logging.info("Wrote results to %s", workdir)
     if plan.report:
       write_report(workdir)

@@ -47,12 +47,14 @@ class ModelSpec:
 
 @dataclasses.dataclass(frozen=True)
 class TrainSpec:
-  """How a trial trains: epochs, the minibatch size (0: full batch), and the loss
-  ('' for the task's only or default one; `huber_delta` for 'huber')."""
+  """How a trial trains: epochs, the minibatch size (0: full batch), the loss
+  ('' for the task's only or default one; `huber_delta` for 'huber'), and how
+  often the held-out loss is recorded (every `eval_every` epochs, and the last)."""
   epochs: int
   batch_size: int
   loss: str = ""
   huber_delta: float = 1.0
+  eval_every: int = 1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -266,7 +268,21 @@ def _train_spec(train: ml_collections.ConfigDict, task: Task) -> TrainSpec:
   if not (isinstance(delta, (int, float)) and delta > 0):
     raise UserError(f"train.huber_delta must be > 0, got {delta!r}")
   return TrainSpec(epochs=train.epochs, batch_size=train.batch_size, loss=loss,
-                   huber_delta=float(delta))
+                   huber_delta=float(delta), eval_every=eval_every(train))
+
+
+# A held-out loss curve keeps the shape of training with this many points.
+CURVE_POINTS = 20
+
+
+def eval_every(train: ml_collections.ConfigDict) -> int:
+  """`train.eval_every`, or (0, the default) every epoch up to `CURVE_POINTS`
+  epochs and then often enough for that many points."""
+  every = train.get("eval_every", 0)
+  if isinstance(every, bool) or not isinstance(every, int) or every < 0:
+    raise UserError(f"train.eval_every must be a whole number of epochs (0: automatic), got "
+                    f"{every!r}")
+  return every or max(1, -(-train.epochs // CURVE_POINTS))
 
 
 def sibling_config(config_file: str, name: str, variant: str | None = None

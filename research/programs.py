@@ -10,6 +10,8 @@ and benchmarks the program a run would train.
 from __future__ import annotations
 
 import dataclasses
+import json
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -41,19 +43,26 @@ class Variant:
   tag: str
 
 
-def load_variants(trials: Sequence[Trial], task: Task, validation: float = 0.0
-                  ) -> dict[int, Variant]:
-  """Each trial's data: `task.load` once per distinct data section (with a
-  `validation` share of the training data held out, for a study that selects on it)."""
+def load_variants(plan: Plan, task: Task) -> dict[int, Variant]:
+  """Each trial's data: `task.load` once per distinct data section (with the plan's
+  validation share of the training data held out, for a study that selects on it).
+
+  The variant of the config's own data section is unnamed; another is named by
+  the model whose data fields it has (`config.models.<label>.data`, e.g.
+  `linear_autoregression [elman_weather inputs]`), or numbered in a study.
+  """
   first: dict[str, Trial] = {}
-  for trial in trials:
+  for trial in plan.trials:
     first.setdefault(trial.data_key, trial)
-  several = len(first) > 1
-  loaded = {key: Variant(data=_load(task, trial.data, validation),
-                         suffix=f" [data {i}]" if several else "",
-                         tag=f"-data{i}" if several else "")
-            for i, (key, trial) in enumerate(first.items())}
-  return {trial.index: loaded[trial.data_key] for trial in trials}
+  base = json.dumps(dict(plan.config.get("data", {})), sort_keys=True, default=str)
+  loaded = {}
+  for number, (key, trial) in enumerate(first.items()):
+    name = ("" if key == base or len(first) == 1 else
+            f"data {number}" if plan.study is not None else f"{trial.label} inputs")
+    loaded[key] = Variant(data=_load(task, trial.data, plan.validation),
+                          suffix=f" [{name}]" if name else "",
+                          tag="-" + re.sub(r"[^A-Za-z0-9_.]+", "-", name) if name else "")
+  return {trial.index: loaded[trial.data_key] for trial in plan.trials}
 
 
 def _load(task: Task, data: Mapping[str, Any], validation: float) -> Any:
@@ -78,7 +87,8 @@ def bucket_train(task: Task, trial: Trial, data: Any,
                     f"data.mode='day_profile'), so train.batch_size={trial.train.batch_size} "
                     "would be ignored; set --config.train.batch_size=0")
   schedule = Schedule.make(trial.train.epochs, trial.train.batch_size, problem.num_train,
-                           trial.optimizer.full_batch or problem.full_batch_only)
+                           trial.optimizer.full_batch or problem.full_batch_only,
+                           trial.train.eval_every)
   return make_train(problem, model, trial.optimizer, schedule, on_epoch)
 
 
@@ -101,7 +111,7 @@ def first_program(config: ml_collections.ConfigDict,
   plan = make_plan(config)
   task = get_task(plan.task)
   bucket = plan.buckets[0]
-  data = load_variants(plan.trials, task, plan.validation)[bucket.first.index].data
+  data = load_variants(plan, task)[bucket.first.index].data
   return (bucket_train(task, bucket.first, data, on_epoch), bucket.keys(plan.seed),
           bucket.hparams(), data)
 
@@ -142,7 +152,7 @@ def dry_run(config: ml_collections.ConfigDict, plugin_dirs: Sequence[str] = ()) 
   load_plugins(plugin_dirs)
   plan = make_plan(config)
   task = get_task(plan.task)
-  variants = load_variants(plan.trials, task, plan.validation)
+  variants = load_variants(plan, task)
   jobs = member_jobs(plan, task, variants, Progress(False))
   compiled = [execute.compile_members(job, plan.chunk_size) for job in jobs]
   lines = [f"task {plan.task}: {len(plan.trials)} trial(s) x {plan.num_seeds} seed(s), "

@@ -1,15 +1,13 @@
-"""From a run's outputs to its tables and files, the same for every task.
+"""From a run's outputs to its tables, the same for every task.
 
 `collect` turns the compiled runs' stacked arrays and the baselines' fits into
 per-member rows (the task scores each member); `statistics` summarises and
-compares them (and ranks a study's trials); `write` puts everything in the
-workdir, seeds.csv last, since it marks a run finished.
+compares them (and ranks a study's trials). `research.run_files` writes them.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import os
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -19,8 +17,6 @@ import pandas as pd
 from absl import logging
 
 from research import results, stats
-from research.data.sources import RDATASETS_PREFIX
-from research.registry import DATASETS
 from research.study import tables as study_tables
 from research.tasks.base import Arrays, Task
 from research.train.loop import LOOP_OUTPUTS
@@ -98,8 +94,7 @@ def collect(plan: "Plan", task: Task, variants: Mapping[int, "Variant"],
   trial_rows, validation_rows = {}, []
   for trial in plan.trials:
     data, out = variants[trial.index].data, outputs[trial.index]
-    predictions = task.host_predictions(
-        {k: v for k, v in out.items() if k not in (*LOOP_OUTPUTS, "seconds")}, data)
+    predictions = task.host_predictions(predictions_of(out), data)
     outputs[trial.index] = {**out, **predictions}
     seeds = np.concatenate([g.seeds for g in trial.groups])
     trial_rows[trial.index] = member_rows(
@@ -111,8 +106,11 @@ def collect(plan: "Plan", task: Task, variants: Mapping[int, "Variant"],
           out["diverged"], out["diverged_epoch"]).iloc[:len(trial.seeds)])
   baselines, baseline_rows, fixed_labels = {}, [], set()
   main_seeds = plan.main_seeds
-  for variant in distinct(variants, plan.trials):
-    fixed = task.fixed_baselines(variant.data)
+  # The config's own data first: another variant's fixed baseline that forecasts
+  # exactly the same (e.g. persistence, when only covariates differ) is not repeated.
+  for variant in sorted(distinct(variants, plan.trials), key=lambda v: bool(v.suffix)):
+    fixed = {name: arrays for name, arrays in task.fixed_baselines(variant.data).items()
+             if not (variant.suffix and name in baselines and _same(baselines[name], arrays))}
     fixed_labels |= {name + variant.suffix for name in fixed}
     for label, arrays in [*((s.name + variant.suffix, fitted[s.name + variant.suffix])
                             for s in plan.baselines),
@@ -136,6 +134,12 @@ def collect(plan: "Plan", task: Task, variants: Mapping[int, "Variant"],
                  validation=pd.concat(validation_rows, ignore_index=True) if validation_rows
                  else None, **dict(zip(("metrics", "lower_is_better"),
                                        task.scores(variants[plan.trials[0].index].data))))
+
+
+def _same(a: Arrays, b: Arrays) -> bool:
+  """Whether two baselines made the same forecasts of the same examples."""
+  return all(a[k].shape == b[k].shape and np.array_equal(a[k], b[k], equal_nan=True)
+             for k in a.keys() & b.keys() if k != "seconds")
 
 
 def distinct(variants: Mapping[int, "Variant"], trials: Sequence[Any]) -> list["Variant"]:
@@ -182,93 +186,29 @@ def statistics(plan: "Plan", task: Task, variants: Mapping[int, "Variant"],
 
 def period(plan: "Plan", task: Task, variants: Mapping[int, "Variant"], outcome: Outcome,
            trials: Sequence[Any]) -> pd.DataFrame | None:
-  """`Task.period_comparison` of `trials` (their finished main-group members)."""
+  """`Task.period_comparison` of `trials` (their finished main-group members), each
+  against the fixed baselines of its own data."""
   if not outcome.fixed or not trials:
     return None
-  variant = variants[trials[0].index]
-  networks = {}
-  for trial in trials:
-    out = outcome.outputs[trial.index]
-    kept = ~out["diverged"][:len(trial.seeds)].astype(bool)
-    if kept.any():
-      networks[trial.label] = {k: v[:len(trial.seeds)][kept] for k, v in _predictions(out).items()}
-  fixed = {label: outcome.baselines[label] for label in outcome.fixed
-           if label.endswith(variant.suffix)}
-  return task.period_comparison(networks, fixed, variant.data, plan.seed) if networks else None
+  tables = []
+  for variant in distinct(variants, trials):
+    networks = {}
+    for trial in [t for t in trials if variants[t.index] is variant]:
+      out = outcome.outputs[trial.index]
+      kept = ~out["diverged"][:len(trial.seeds)].astype(bool)
+      if kept.any():
+        networks[trial.label] = {k: v[:len(trial.seeds)][kept]
+                                 for k, v in predictions_of(out).items()}
+    # A baseline the config's own data shares is kept under its plain name.
+    labels = [name + variant.suffix if name + variant.suffix in outcome.fixed else name
+              for name in task.fixed_baselines(variant.data)]
+    fixed = {label: outcome.baselines[label] for label in labels}
+    if networks:
+      tables.append(task.period_comparison(networks, fixed, variant.data, plan.seed))
+  tables = [table for table in tables if table is not None]
+  return pd.concat(tables, ignore_index=True) if tables else None
 
 
-def curves(trials: Sequence[Any], outputs: Mapping[int, Mapping[str, np.ndarray]]
-           ) -> pd.DataFrame:
-  """Per-epoch losses of every trial's main group, in long form (`CURVES_COLUMNS`)."""
-  frames = []
-  for trial in trials:
-    count = len(trial.seeds)
-    train_loss = outputs[trial.index]["train_loss"][:count]
-    epochs = train_loss.shape[1]
-    frames.append(pd.DataFrame(dict(zip(results.CURVES_COLUMNS, (
-        trial.label, np.repeat(trial.seeds, epochs), np.tile(np.arange(1, epochs + 1), count),
-        train_loss.ravel(), outputs[trial.index]["eval_loss"][:count].ravel())))))
-  return pd.concat(frames, ignore_index=True)
-
-
-def write(workdir: str, plan: "Plan", task: Task, variants: Mapping[int, "Variant"],
-          outcome: Outcome, tables: Tables) -> None:
-  """Every result file; seeds.csv last, since it marks the run finished."""
-  path = lambda name: os.path.join(workdir, name)
-  if tables.trials is not None:
-    results.write_csv(path(results.TRIALS_FILE), tables.trials)
-    results.write_csv(path(results.RANKING_FILE), tables.ranking)
-    best = tables.ranking.iloc[0]
-    source = study_tables.best_config_source(plan.trials[int(best["trial"])], best, workdir)
-    results.write_atomic(path(results.BEST_CONFIG_FILE), lambda f: f.write(source))
-  results.write_csv(path(results.CURVES_FILE), curves(plan.trials, outcome.outputs))
-  # Every member's predictions would be huge for a large study: the best trial's.
-  shown = [t for t in plan.trials
-           if not len(tables.ranking) or t.label == tables.ranking["model"].iloc[0]]
-  shown_variants = distinct(variants, shown)
-  predictions = {t.label: (t.seeds, jax.tree_util.tree_map(
-      lambda a: a[:len(t.seeds)], _predictions(outcome.outputs[t.index]))) for t in shown}
-  predictions.update({label: (plan.main_seeds, _predictions(arrays))
-                      for label, arrays in outcome.baselines.items()
-                      if any(label.endswith(v.suffix) for v in shown_variants)})
-  task.write_files(workdir, predictions, shown_variants[0].data)
-  if len(tables.variance):
-    results.write_csv(path(results.VARIANCE_MEMBERS_FILE), outcome.variance_members)
-    results.write_csv(path(results.VARIANCE_FILE), tables.variance)
-  if tables.period is not None:
-    results.write_csv(path(results.PERIOD_FILE), tables.period)
-  results.write_json(path(results.RUN_FILE), run_facts(plan, task, variants, outcome))
-  results.write_csv(path(results.COMPARISON_FILE), tables.comparison)
-  results.write_csv(path(results.SUMMARY_FILE), tables.summary)
-  results.write_csv(path(results.SEEDS_FILE), tables.seeds)
-
-
-def _predictions(arrays: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+def predictions_of(arrays: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+  """A member's predictions: its outputs without the training loop's."""
   return {k: v for k, v in arrays.items() if k not in (*LOOP_OUTPUTS, "seconds")}
-
-
-def run_facts(plan: "Plan", task: Task, variants: Mapping[int, "Variant"],
-              outcome: Outcome) -> dict[str, Any]:
-  """run.json: what the run was and what it took."""
-  import research  # pylint: disable=import-outside-toplevel  (the package's own version)
-  return {
-      "task": plan.task, "metrics": list(outcome.metrics),
-      "lower_is_better": sorted(outcome.lower_is_better),
-      "loss_name": task.loss_label(variants[plan.trials[0].index].data,
-                                   plan.trials[0].train.loss or (task.losses or ("",))[0]),
-      "compile_seconds": {b.label: outcome.compile_seconds[b.first.index] for b in plan.buckets},
-      "train_seconds": {t.label: float(outcome.outputs[t.index]["seconds"].sum())
-                        for t in plan.trials},
-      "chunk_size": plan.chunk_size, "programs": len(plan.buckets), "trials": len(plan.trials),
-      "num_members": plan.num_members, "devices": [str(d) for d in jax.devices()],
-      "groups": {g.source: len(g.seeds) for g in plan.trials[0].groups},
-      "versions": {"research": research.__version__, **results.software_versions()},
-      "data": task.describe(variants[plan.trials[0].index].data),
-      "attribution": attribution(plan.trials[0].data["name"])}
-
-
-def attribution(name: str) -> str:
-  """Where the data set `name` comes from and its licence ('' for a user's file)."""
-  if isinstance(name, str) and name.startswith(RDATASETS_PREFIX):
-    return f"{name[len(RDATASETS_PREFIX):]} from the rdatasets package (R data sets)"
-  return DATASETS.info(name).attribution if name in DATASETS else ""

@@ -12,7 +12,7 @@ from research.models.mlp import MLP
 from research.plugins import load_plugins
 from research.registry import OPTIMIZERS
 from research.tasks.classification import binary_cross_entropy
-from research.train.loop import MemberState, train_step
+from research.train.loop import MemberState, guard, train_step
 from tests.conftest import ROOT
 
 load_plugins([f"{ROOT}/plugins"])  # the example plugin's optimizer is tested too
@@ -90,16 +90,24 @@ def test_bad_optimizer_fields(fields, message):
     optim.split_hyperparameters("adam", fields)
 
 
-def test_non_finite_step_marks_member_diverged_and_keeps_parameters():
+def test_a_non_finite_epoch_marks_the_member_diverged_and_keeps_its_parameters():
   model, (x, y, w) = MLP(hidden_sizes=(8,)), _batch()
   tx = optim.make_optimizer("sgd", {}, {"learning_rate": 0.1})
   state = _state(tx, model, (x, y, w))
+  step = lambda s, batch: train_step(s, batch, jax.random.key(0), loss_fn=_loss(model), tx=tx)
   bad = (x.at[0, 0].set(jnp.nan), y, w)
-  new_state, loss = train_step(state, bad, jax.random.key(0), loss_fn=_loss(model), tx=tx)
-  assert bool(new_state.diverged) and not np.isfinite(float(loss))
+  after, loss = step(state, bad)
+  assert not np.isfinite(float(loss)) and not bool(after.diverged)  # a step checks nothing
+  guarded = guard(state, after, loss)
+  assert bool(guarded.diverged)
   for a, b in zip(jax.tree_util.tree_leaves(state.params),
-                  jax.tree_util.tree_leaves(new_state.params)):
+                  jax.tree_util.tree_leaves(guarded.params)):
     np.testing.assert_array_equal(a, b)
-  later, _ = train_step(new_state, (x, y, w), jax.random.key(0), loss_fn=_loss(model), tx=tx)
+  later = guard(guarded, *step(guarded, (x, y, w)))
   for a, b in zip(jax.tree_util.tree_leaves(state.params), jax.tree_util.tree_leaves(later.params)):
     np.testing.assert_array_equal(a, b)  # a diverged member stops updating
+  good = guard(state, *step(state, (x, y, w)))
+  assert not bool(good.diverged)
+  for a, b in zip(jax.tree_util.tree_leaves(step(state, (x, y, w))[0].params),
+                  jax.tree_util.tree_leaves(good.params)):
+    np.testing.assert_array_equal(a, b)  # a finite epoch is kept as it is

@@ -108,7 +108,8 @@ def _load_like(hours_missing=2):
   times = pd.date_range("2024-01-01", periods=48 * 60, freq="30min")
   rng = np.random.default_rng(0)
   demand = 5 + np.sin(2 * np.pi * np.arange(len(times)) / 48) + 0.1 * rng.normal(size=len(times))
-  frame = pd.DataFrame({"time": times, "Demand": demand, "WorkDay": (times.day_of_week < 5) * 1})
+  frame = pd.DataFrame({"time": times, "Demand": demand, "WorkDay": (times.day_of_week < 5) * 1,
+                        "Temperature": 20 + 5 * np.cos(2 * np.pi * np.arange(len(times)) / 48)})
   gap = range(48 * 45 + 10, 48 * 45 + 10 + 2 * hours_missing)  # day 45, 02:00-04:00 rows gone
   return frame.drop(index=list(gap)).reset_index(drop=True)
 

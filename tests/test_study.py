@@ -195,7 +195,7 @@ def test_search_writes_trials_ranking_and_a_best_config_that_reruns(tmp_path):
                       rel_tol=1e-9)
 
 
-EXPECTED_TRIALS = {"credit": 1, "credit_architectures": 18, "credit_search": 24, "load": 1,
+EXPECTED_TRIALS = {"credit": 1, "credit_architectures": 18, "credit_search": 24, "load": 3,
                    "wind": 3, "optimizers": 12, "regression": 1}
 
 
@@ -242,3 +242,22 @@ def test_a_study_selects_on_a_validation_part_and_tests_the_choice(tmp_path):
   assert len(predictions[predictions["model"] == chosen]) == 3 * 1114  # the test split, whole
   with open(tmp_path / "run" / "best_config.py") as file:
     assert "on the validation part" in file.read()
+
+
+def test_eval_every_skips_the_held_out_loss_between_its_epochs_and_changes_nothing_else(
+    tmp_path):
+  from tests.conftest import tiny_credit_config  # pylint: disable=import-outside-toplevel
+  every = research.run_study(tiny_credit_config({"train.epochs": 5, "train.eval_every": 1}),
+                             str(tmp_path / "every"))
+  sparse = research.run_study(tiny_credit_config({"train.epochs": 5, "train.eval_every": 2}),
+                              str(tmp_path / "sparse"))
+  curves = {name: pd.read_csv(tmp_path / name / "curves.csv") for name in ("every", "sparse")}
+  evaluated = curves["sparse"]["epoch"].isin([2, 4, 5])  # every second epoch, and the last
+  assert curves["sparse"].loc[evaluated, "eval_loss"].notna().all()
+  assert curves["sparse"].loc[~evaluated, "eval_loss"].isna().all()
+  np.testing.assert_allclose(curves["sparse"].loc[evaluated, "eval_loss"],
+                             curves["every"].loc[evaluated, "eval_loss"], rtol=1e-6)
+  np.testing.assert_allclose(curves["sparse"]["train_loss"], curves["every"]["train_loss"],
+                             rtol=1e-6)
+  metrics = ["auc", "accuracy", "log_loss"]
+  pd.testing.assert_frame_equal(sparse.seeds[metrics], every.seeds[metrics])

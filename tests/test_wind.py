@@ -37,6 +37,12 @@ def test_presets_are_the_original_scale_and_set_up_and_the_cpu_reduction():
   with pytest.raises(ValueError, match="unknown variant 'fast'"):
     wind_config("fast")
   make_plan(original)  # every preset is a valid plan
+  covariates = make_plan(wind_config("covariates"))
+  inputs = {t.label: (t.data["covariates"], t.data["known_ahead"]) for t in covariates.trials}
+  assert inputs == {"gru": ((), ()), "gru_past_wind": (("wind_speed_ms",), ()),
+                    "gru_era5_ahead": (("wind_speed_ms",), ("era5_wind_speed_ms",)),
+                    "gru_ex_post_wind": ((), ("wind_speed_ms",))}
+  assert all(t.model.name == "gru" and len(t.groups) == 1 for t in covariates.trials)
 
 
 def test_an_unknown_variant_is_one_line_on_the_command_line(tmp_path):

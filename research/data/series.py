@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 from absl import logging
 
+from research.data.covariates import InputSpec, describe_inputs
 from research.data.sources import get_loader, load_rdataset
 from research.errors import UserError
 from research.registry import DATASETS
@@ -70,6 +71,12 @@ class SeriesData:
     capacity: what NMAE and NRMSE are a share of (data units): the installed
       capacity of a wind farm, or the largest training value when not given.
     horizons: steps ahead (1 = the first target) at which metrics are also reported.
+    features: `[n, channels]` what a window's steps hold (windows): the scaled
+      series, then the covariates, then calendar features (`research.data.covariates`).
+    ahead: steps a window runs on past its origin, over the horizon (0 unless a
+      covariate is known ahead); `future_channels` those that keep their values there.
+    covariate_scaling: each covariate's (mean, std) from the training part.
+    inputs: what each input is and when it is known (`covariates.describe_inputs`).
   """
   values: np.ndarray
   targets: np.ndarray
@@ -87,6 +94,11 @@ class SeriesData:
   scaled: bool = True
   capacity: float = 0.0
   horizons: tuple[int, ...] = ()
+  features: np.ndarray | None = None
+  ahead: int = 0
+  future_channels: np.ndarray | None = None
+  covariate_scaling: dict[str, tuple[float, float]] = dataclasses.field(default_factory=dict)
+  inputs: tuple[dict[str, str], ...] = ()
 
   @property
   def many_to_many(self) -> bool:
@@ -138,7 +150,10 @@ class SeriesData:
     past values, or its day's features."""
     if self.many_to_many:
       return self.values
-    return self.values[(self.starts - self.window)[:, None] + np.arange(self.window)]
+    from research.data.windows import window_rows  # pylint: disable=import-outside-toplevel
+    rows = window_rows(self.features, self.starts - self.window, self.window, self.ahead,
+                       self.future_channels)
+    return rows.reshape(len(rows), -1)
 
 
 def load_series(data: Mapping[str, Any], validation: float = 0.0) -> SeriesData:
@@ -165,15 +180,21 @@ def load_series(data: Mapping[str, Any], validation: float = 0.0) -> SeriesData:
     raise UserError(f"data {source} has no rows")
   tidy = clean_series(frame, source=source, value_column=data["value_column"],
                       time_column=data["time_column"])
+  declared = (dict(DATASETS.info(data["name"]).covariates) if data["name"] in DATASETS
+              else {})
+  inputs = InputSpec.from_data(data, tidy.columns, source, declared)
   if data["mode"] == "day_profile":
     series = day_profile_data(tidy, source=source, train_fraction=data["train_fraction"],
                               workday_column=data["workday_column"], validation=validation,
-                              scale=scale)
+                              scale=scale, inputs=inputs)
   else:
     series = window_data(tidy, source=source, window=data["window"], horizon=data["horizon"],
                          train_fraction=data["train_fraction"], season=data["season"],
-                         validation=validation, scale=scale, stride=data.get("stride", 1))
-  series = dataclasses.replace(series, **_scoring(data, series))
+                         validation=validation, scale=scale, stride=data.get("stride", 1),
+                         inputs=inputs)
+  ahead = "the forecast day" if data["mode"] == "day_profile" else "over the forecast horizon"
+  series = dataclasses.replace(series, **_scoring(data, series),
+                               inputs=tuple(describe_inputs(inputs, declared, ahead)))
   logging.info("Series %s: %d examples (%d train, %d test, %d of them scored), %d outputs each",
                source, len(series.targets), series.train_count, series.num_test,
                int(series.scored().sum()), series.num_outputs)

@@ -43,7 +43,8 @@ def load_la_haute_borne() -> pd.DataFrame:
 @DATASETS.register("la_haute_borne", task="forecast", covariates={
     "wind_speed_ms": "m/s, the farm's mean nacelle wind speed, measured",
     "era5_wind_speed_ms": "m/s, ERA5 reanalysis at 100 m, the value of the UTC hour holding "
-                          "the step (a stand-in for a weather forecast)"},
+                          "the step, repeated over its six steps (the source's timestamps "
+                          "make it 1-2 h stale: research/data/files/README.md)"},
     attribution=ATTRIBUTION)
 def la_haute_borne(**_) -> pd.DataFrame:
   """La Haute Borne wind farm, 10-minute power (MW) and wind speeds, 2014-2015 (embedded)."""

@@ -35,7 +35,8 @@ def loss_curves(files: RunFiles) -> tuple[Figure, str] | None:
     group = frame[frame["model"] == model]
     for column, color in (("train_loss", "tab:blue"), ("eval_loss", "tab:orange")):
       table = group.pivot(index="epoch", columns="seed", values=column)
-      table = table.where(np.isfinite(table))
+      # Epochs without a held-out loss (train.eval_every) are left out, not gaps.
+      table = table.where(np.isfinite(table)).dropna(how="all")
       marker = "o" if len(table) <= 3 else None
       axes.plot(table.index, table.to_numpy(), color=color, linewidth=0.7, alpha=0.3,
                 marker=marker, markersize=2)

@@ -44,11 +44,24 @@ def report_blocks(files: RunFiles, drawn: dict[str, str]) -> list[render.Block]:
   blocks: list[render.Block] = [
       Heading(f"Report: {os.path.basename(os.path.abspath(files.workdir))}", 1),
       Heading("What was run"), Table(run_table(files))]
+  inputs = inputs_table(files)
+  if inputs is not None:
+    blocks += [Heading("Inputs: what is known at forecast time"), Table(
+        inputs, "Each model's inputs and when they are known. An EX-POST input gives the "
+        "model the actual future values of a measurement (a perfect weather forecast): "
+        "usual in the load-forecasting literature, and optimistic; past-only inputs are "
+        "what a forecaster has in real time. Learned baselines get the same inputs.")]
   metric = files.headline
   blocks += [Heading(f"{metric.upper()} across seeds"), Table(
       t.headline_table(files), "Best first. mean ± std across seeds (std with ddof=1); 95% "
       f"CI = {t.interval_name(files.summary)} interval of the mean; IQM = mean of the middle "
       "50%; diverged members left out.")]
+  reference = t.reference_table(files)
+  if reference is not None:
+    source = files.config["reference"]
+    blocks += [Heading("Beside the published figures"), Table(
+        reference, f"Published: {source.get('source', 'a published study')}; "
+        f"{source.get('note', '')}. Ours: mean [95% CI] across seeds.")]
   blocks += [Heading("All metrics"), Table(
       t.metrics_table(files), "mean ± std [95% CI] per model; ↑ higher is better, ↓ lower is "
       "better.")]
@@ -95,6 +108,16 @@ def horizon_blocks(files: RunFiles) -> list[render.Block]:
         "interval; P(better) = share of seeds on which the model's RMSE is lower; Wilcoxon "
         "p and the smallest p it can give with that many seeds.")]
   return blocks
+
+
+def inputs_table(files: RunFiles) -> pd.DataFrame | None:
+  """Each model's inputs, when any has more than the series (None otherwise)."""
+  by_model = files.run.get("data_by_model") or {"": files.run.get("data", {})}
+  rows = [{"model": label or "every model", **row} for label, facts in by_model.items()
+          for row in facts.get("inputs", [])]
+  if all(row["input"] == "the series" for row in rows):
+    return None
+  return pd.DataFrame(rows, columns=["model", "input", "given", "note"])
 
 
 def run_table(files: RunFiles) -> pd.DataFrame:

@@ -90,6 +90,25 @@ def against_reference_table(files: RunFiles, reference: str, metric: str = "rmse
   return pd.DataFrame(rows)
 
 
+def reference_table(files: RunFiles) -> pd.DataFrame | None:
+  """Each model's mean [CI] beside the published figures of `config.reference`."""
+  published = (files.config.get("reference") or {}).get("values") or {}
+  metrics = [m for m in published if m in set(files.summary["metric"])]
+  if not metrics:
+    return None
+  summary = files.summary.set_index(["model", "metric"])
+  rows = [{"model": "published", **{m: f"{published[m]:.4g}" for m in metrics}}]
+  for model in [m for m in files.models if (m, metrics[0]) in summary.index]:
+    cells = {}
+    for metric in metrics:
+      r = summary.loc[(model, metric)]
+      places = decimals([r["mean"]])
+      cells[metric] = (f"{number(r['mean'], places)} "
+                       f"{interval_text(r['ci_low'], r['ci_high'], places)}")
+    rows.append({"model": model, **cells})
+  return pd.DataFrame(rows)
+
+
 def headline_table(files: RunFiles) -> pd.DataFrame:
   """One row per model, best first: the headline metric's mean ± std, CI and spread."""
   metric = files.headline

@@ -185,6 +185,7 @@ def _apply(config: ml_collections.ConfigDict, values: Mapping[str, Any],
   if first_model is not None:
     label = values.get(MODELS_AXIS, first_model)
     point.models = ml_collections.ConfigDict({label: config.models[label].to_dict()})
+    _apply_model_data(point, label)
   for path, value in values.items():
     if path == MODELS_AXIS:
       continue
@@ -197,6 +198,28 @@ def _apply(config: ml_collections.ConfigDict, values: Mapping[str, Any],
     with node.ignore_type():
       node[leaf] = ml_collections.ConfigDict(value) if isinstance(value, dict) else value
   return point
+
+
+def _apply_model_data(point: ml_collections.ConfigDict, label: str) -> None:
+  """Moves `models.<label>.data` into the point's data section: the fields in which
+  that model's data differ (e.g. covariates), so each model of a study can have
+  its own inputs, and the learned baselines get the same."""
+  fields = point.models[label]
+  if "data" not in fields:
+    return
+  overrides = fields["data"]
+  if not isinstance(overrides, (ml_collections.ConfigDict, dict)):
+    raise UserError(f"models.{label}.data must be a dict of data fields, got {overrides!r}")
+  overrides = dict(overrides.to_dict() if isinstance(overrides, ml_collections.ConfigDict)
+                   else overrides)
+  del fields["data"]
+  for field, value in overrides.items():
+    if field not in point.data:
+      close = difflib.get_close_matches(field, list(point.data), n=1)
+      hint = f" (did you mean data.{close[0]}?)" if close else ""
+      raise UserError(f"models.{label}.data.{field}: the config has no field data.{field}{hint}")
+    with point.data.ignore_type():
+      point.data[field] = value
 
 
 def _label(index: int, values: Mapping[str, Any], search: Mapping[str, Any],

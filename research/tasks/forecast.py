@@ -26,6 +26,7 @@ import pandas as pd
 from research import inference, metrics, results
 from research.metrics import FORECAST
 from research.data.series import SeriesData, load_series
+from research.data.windows import window_rows
 from research.errors import UserError
 from research.models.dropout import is_concrete
 from research.registry import BASELINES, MODELS, TASKS
@@ -37,7 +38,7 @@ LOSSES = ("mse", "mae", "huber")
 # Wind forecasters' metrics: MAE and RMSE as a share of capacity, and the skill
 # against persistence (1 - RMSE / RMSE of persistence; higher is better).
 SHARE_METRICS = ("nmae", "nrmse", "skill")
-HORIZON_METRICS = ("mae", "rmse", "nmae", "nrmse", "skill")  # also per step of data.horizons
+HORIZON_METRICS = ("mae", "rmse", "nmae", "nrmse", "skill", "r2")  # also per step of data.horizons
 HIGHER_IS_BETTER = ("r2", "skill")
 
 
@@ -47,7 +48,8 @@ def series_scores(actual: np.ndarray, predicted: np.ndarray, persistence: np.nda
   scores = metrics.forecast_metrics(actual, predicted, data.mape_floor)
   scores.update(_shares(actual, predicted, persistence, data.capacity))
   for h in data.horizons:
-    step = _shares(actual[:, h - 1], predicted[:, h - 1], persistence[:, h - 1], data.capacity)
+    step = {**_shares(actual[:, h - 1], predicted[:, h - 1], persistence[:, h - 1], data.capacity),
+            "r2": metrics.r2(actual[:, h - 1], predicted[:, h - 1])}
     scores.update({f"{name}_h{h}": step[name] for name in HORIZON_METRICS})
   return scores
 
@@ -88,7 +90,7 @@ def regression_loss(params, batch: Batch, dropout_key: jax.Array | None = None, 
 class SeriesProblem:
   """The training loop's view of a forecasting member (`research.train.loop.Problem`).
 
-  Windows: each example is a window of past values (`[window, 1]`), batched
+  Windows: each example is a window of past steps (`[window (+ ahead), channels]`), batched
   by index. Day profiles: the whole sequence of days is one example, so every
   step is full batch and the loss is weighted to the training days.
   """
@@ -108,9 +110,9 @@ class SeriesProblem:
       self.windows = None
     else:
       self.num_train = data.train_count
-      offsets = jnp.arange(data.window)
-      first_inputs = jnp.asarray(data.starts - data.window)
-      self.windows = lambda index: values[first_inputs[index][..., None] + offsets][..., None]
+      features, first = jnp.asarray(data.features), jnp.asarray(data.starts - data.window)
+      self.windows = lambda index: window_rows(features, first[index], data.window, data.ahead,
+                                               data.future_channels, jnp)
       self.targets = targets
       test_index = data.test_start + jnp.arange(data.num_test)
       self.test_batch = (self.windows(test_index), targets[test_index], jnp.ones(data.num_test))
@@ -171,14 +173,18 @@ class Forecast(Task):
     return load_series(data, validation)
 
   def describe(self, data: SeriesData) -> dict[str, Any]:
-    shape = ("day profiles (a day's lagged loads and codes -> its 24 hours)"
-             if data.many_to_many else f"windows of {data.window} past values")
+    ahead = f" and {data.ahead} steps ahead" if data.ahead else ""
+    shape = (f"day profiles (a day's {data.values.shape[1]} inputs -> its 24 hours)"
+             if data.many_to_many else
+             f"windows of {data.window} past steps{ahead}, {data.features.shape[1]} "
+             f"input(s) per step")
     return {"source": data.source, "examples": int(len(data.targets)),
             "train_examples": data.train_count, "outputs": data.num_outputs,
             "scale_mean": data.mean, "scale_std": data.std, "mape_floor": data.mape_floor,
             "mape_excluded": int(np.sum(~(np.abs(data.actual()) >= max(
                 data.mape_floor, np.finfo(np.float64).tiny)))),
-            "scored_values": int(data.actual().size),
+            "scored_values": int(data.actual().size), "inputs": list(data.inputs),
+            "covariate_scaling": {k: list(v) for k, v in data.covariate_scaling.items()},
             "summary": f"{data.source}: {len(data.targets)} examples ({data.train_count} "
                        f"train, then test), {data.num_outputs} output(s) each; {shape}"}
 

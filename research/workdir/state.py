@@ -27,7 +27,7 @@ CHUNK_REJECTED_DIR = "rejected"  # under chunks/
 FINAL_FILES = (results.SEEDS_FILE, results.SUMMARY_FILE, results.COMPARISON_FILE,
                results.RUN_FILE)
 # Fields that change what is shown, not what is computed: a run resumes across them.
-DISPLAY_FIELDS = ("progress", "report", "estimate_time")
+DISPLAY_FIELDS = ("progress", "report", "estimate_time", "reference")
 
 
 class State(enum.Enum):
