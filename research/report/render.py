@@ -35,7 +35,13 @@ class Image:
   caption: str
 
 
-Block = Heading | Table | Image
+@dataclasses.dataclass(frozen=True)
+class Paragraph:
+  """Running text."""
+  text: str
+
+
+Block = Heading | Table | Image | Paragraph
 
 
 def number(value: float, places: int, sign: bool = False) -> str:
@@ -85,6 +91,8 @@ def to_markdown(blocks: list[Block]) -> str:
     elif isinstance(block, Image):
       name = os.path.splitext(os.path.basename(block.path))[0]
       parts.append(f"![{name}]({block.path})\n\n*{block.caption}*")
+    elif isinstance(block, Paragraph):
+      parts.append(block.text)
   return "\n\n".join(parts) + "\n"
 
 
@@ -109,6 +117,8 @@ def to_html(blocks: list[Block], title: str, folder: str) -> str:
       body.append(f'<figure>\n<img alt="{esc(block.caption)}" '
                   f'src="data:image/png;base64,{data}">\n'
                   f"<figcaption>{esc(block.caption)}</figcaption>\n</figure>")
+    elif isinstance(block, Paragraph):
+      body.append(f"<p>{esc(block.text)}</p>")
   return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
           f"<title>{esc(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
           + "\n".join(body) + "\n</body>\n</html>\n")
