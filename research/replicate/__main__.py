@@ -22,7 +22,7 @@ if "xla_force_host_platform_device_count" not in os.environ.get("XLA_FLAGS", "")
 
 from absl import app, flags, logging  # noqa: E402
 
-from research import stops  # noqa: E402
+from research import compile_cache, stops  # noqa: E402
 from research.errors import UserError  # noqa: E402
 from research.replicate import document, runs, verdicts  # noqa: E402
 from research.replicate.claims import CLAIMS, EXPERIMENTS, SCALES  # noqa: E402
@@ -31,6 +31,9 @@ _WORKDIR = flags.DEFINE_string("workdir", None, "Folder of the replication and i
 _SCALE = flags.DEFINE_enum("scale", "cpu", SCALES,
                            "cpu: the CPU preset (about 20 minutes on 2 cores); full: the "
                            "original scale (a GPU); smoke: tiny runs (tests).")
+_CACHE = flags.DEFINE_string(
+    "compilation_cache", compile_cache.default_dir(),
+    "Folder of JAX's persistent compilation cache; empty to turn it off.")
 flags.mark_flag_as_required("workdir")
 
 
@@ -49,6 +52,7 @@ def replicate(workdir: str, scale: str) -> str:
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+  compile_cache.enable(_CACHE.value)
   try:
     report = stops.run(lambda: replicate(_WORKDIR.value, _SCALE.value))
   except stops.Stopped as e:

@@ -113,7 +113,9 @@ def depth_gap(files: RunFiles, field: str, deep: int, shallow: int, metric: str,
       test=f"equivalence within ±{margin}: 90% CI [{low90:+.4f}, {high90:+.4f}]; "
            f"{difference_text(d)}",
       verdict=verdict,
-      reason={SUPPORTED: f"the difference is within ±{margin}",
+      reason={SUPPORTED: f"the difference is within ±{margin} (the deeper net "
+                         f"{'better' if d['mean_diff'] > 0 else 'worse'} by "
+                         f"{abs(d['mean_diff']):.4f})",
               CONTRADICTED: f"the difference exceeds {margin}",
               NOT_SUPPORTED: f"the interval reaches beyond ±{margin}"}[verdict],
       values={**d, "deep": best[deep], "shallow": best[shallow]})
@@ -171,7 +173,9 @@ def equivalence(files: RunFiles, baseline: str, metric: str, margin: float,
       reason={SUPPORTED: f"as good within ±{margin}, "
                          + ("slightly better on average" if d["mean_diff"] > 0 else
                             "slightly worse on average"),
-              CONTRADICTED: f"the two differ by more than {margin}",
+              CONTRADICTED: f"the two differ by more than {margin}: the network is "
+                            f"{'better' if d['mean_diff'] > 0 else 'worse'} by "
+                            f"{abs(d['mean_diff']):.4f}",
               NOT_SUPPORTED: f"the interval reaches beyond ±{margin}"}[verdict],
       values={**d, "network": network})
 

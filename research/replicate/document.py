@@ -50,7 +50,9 @@ def write(workdir: str, scale: str, findings: Mapping[str, Finding],
   results.write_atomic(os.path.join(workdir, FILES[1]), lambda f: f.write(render.to_html(
       blocks, "Replication", workdir)))
   results.write_json(os.path.join(workdir, FILES[2]), {
-      "scale": scale, "claims": [{**dataclasses.asdict(claim), "params": dict(claim.params),
+      "scale": scale, "claims": [{**{f.name: getattr(claim, f.name)
+                                     for f in dataclasses.fields(claim)},
+                                  "params": _json(dict(claim.params)),
                                   **_json(dataclasses.asdict(findings[claim.id]))}
                                  for claim in CLAIMS]})
 
@@ -67,18 +69,17 @@ def summary(claims: Sequence[Claim], findings: Mapping[str, Finding]) -> str:
   """What the study's verdicts mean together, in a paragraph."""
   by_verdict = {v: [c for c in claims if findings[c.id].verdict == v] for v in VERDICTS}
   counts = ", ".join(f"{len(by_verdict[v])} {v}" for v in VERDICTS if by_verdict[v])
-  parts = [f"Of {len(claims)} claims, {counts}."]
+  parts = [f"Of {len(claims)} claim{'s' if len(claims) != 1 else ''}, {counts}."]
   for verdict in VERDICTS:
     if by_verdict[verdict]:
-      listed = "; ".join(f"{c.id} ({c.text.rstrip('.').lower()})" for c in by_verdict[verdict])
+      listed = "; ".join(f"{c.id} ({c.text[0].lower()}{c.text[1:].rstrip('.')})"
+                         for c in by_verdict[verdict])
       parts.append(f"{verdict.capitalize()}: {listed}.")
   tested = [c for c in claims if findings[c.id].verdict != "not comparable"]
   holding = [c for c in tested if findings[c.id].verdict == "supported"]
   if tested:
     parts.append(f"With seeds and confidence intervals, {len(holding)} of the {len(tested)} "
-                 "testable claims hold" + (": the others rest on differences one training "
-                                           "run cannot show." if len(holding) < len(tested)
-                                           else "."))
+                 "testable claims hold.")
   return " ".join(parts)
 
 
@@ -109,8 +110,8 @@ def architectures(files: RunFiles) -> tuple[Figure, str]:
   axes = figure.add_subplot()
   for offset, (activation, color) in zip((-0.17, 0.17), (("sigmoid", "tab:blue"),
                                                          ("tanh", "tab:orange"))):
-    chosen = trials[trials["model.activation"] == activation].set_index(
-        trials["model.hidden_sizes"].astype(str))["model"]
+    group = trials[trials["model.activation"] == activation]
+    chosen = group.set_index(group["model.hidden_sizes"].astype(str))["model"]
     points = [summary.loc[chosen[w]] for w in widths if w in chosen.index]
     x = np.array([widths.index(w) for w in widths if w in chosen.index]) + offset
     means = np.array([p["mean"] for p in points])

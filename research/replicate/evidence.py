@@ -75,8 +75,9 @@ def best_network(files: RunFiles, metric: str, select: str = "validation",
   return str(means.idxmin() if metric in files.lower_is_better else means.idxmax())
 
 
-def paired_difference(a: pd.Series, b: pd.Series) -> dict:
-  """A − B over the seeds both have: mean, 95% and 90% t intervals, Wilcoxon p, P(A > B)."""
+def paired_difference(a: pd.Series, b: pd.Series, higher_is_better: bool = True) -> dict:
+  """A − B over the seeds both have: mean, 95% and 90% t intervals, Wilcoxon p, and
+  P(better): the share of seeds on which A is better (ties half)."""
   joined = pd.concat([a.rename("a"), b.rename("b")], axis=1, join="inner").dropna()
   diff = (joined["a"] - joined["b"]).to_numpy()
   low95, high95 = inference.t_interval(diff, 0.95)
@@ -84,7 +85,8 @@ def paired_difference(a: pd.Series, b: pd.Series) -> dict:
   return {"mean_diff": float(diff.mean()), "ci95": (low95, high95), "ci90": (low90, high90),
           "p_value": stats.wilcoxon_p_value(joined["a"], joined["b"]),
           "min_p": inference.min_wilcoxon_p(diff.size),
-          "p_improve": stats.probability_of_improvement(joined["a"], joined["b"], True),
+          "p_improve": stats.probability_of_improvement(joined["a"], joined["b"],
+                                                        higher_is_better),
           "n": int(diff.size)}
 
 

@@ -43,18 +43,21 @@ def loss_progress(files: RunFiles, converge: tuple[str, ...], stall: tuple[str, 
              CONTRADICTED if moving & set(stall) or flat_ones & set(converge) else
              NOT_SUPPORTED)
   epochs = int(curves["epoch"].max() - curves["epoch"].min())
+  shown = lambda names: " and ".join(f"{n} ({by_optimizer[n].mean():.0%})" for n in names
+                                     if n in by_optimizer)
   return Finding(
       ours="; ".join(f"{name} {interval_text(by_optimizer[name], 3)}"
                      for name in (*converge, *stall) if name in by_optimizer),
-      test=f"relative fall of the training loss over {epochs} epochs (first to last), per "
+      test=f"relative fall of the training loss from the first epoch to the last ({epochs} "
+           f"later), per "
            f"seed the mean over the networks; converges: 95% interval above {moves:.0%}; "
            f"stalls: below {flat:.0%}",
       verdict=verdict,
-      reason={SUPPORTED: f"{' and '.join(converge)} converge, {' and '.join(stall)} stall",
-              CONTRADICTED: f"{', '.join(sorted(moving & set(stall))) or 'none'} of "
-                            f"{' and '.join(stall)} converge(s) as well; "
-                            f"{', '.join(sorted(flat_ones & set(converge))) or 'none'} of "
-                            f"{' and '.join(converge)} stall(s)",
+      reason={SUPPORTED: f"the loss falls for {shown(converge)}, hardly for {shown(stall)}",
+              CONTRADICTED: (f"{' and '.join(n for n in stall if n in moving)} do not stall: "
+                             f"the training loss falls for {shown(stall)} as for "
+                             f"{shown(converge)}" if moving & set(stall) else
+                             f"{' and '.join(sorted(flat_ones & set(converge)))} stall"),
               NOT_SUPPORTED: "the losses move between the thresholds"}[verdict],
       values={name: {"mean": float(v.mean()), "ci": intervals[name]}
               for name, v in by_optimizer.items()})
@@ -68,7 +71,8 @@ def best_of(files: RunFiles, best: str, others: tuple[str, ...], optimizer: str,
   a = per_seed(files, label, metric)
   outcomes, parts, values = [], [], {}
   for other in others:
-    d = paired_difference(a, per_seed(files, trial_of(files, other, optimizer), metric))
+    d = paired_difference(a, per_seed(files, trial_of(files, other, optimizer), metric),
+                          higher_is_better=metric not in files.lower_is_better)
     outcomes.append(significance(d, alpha, higher_is_better=metric not in files.lower_is_better))
     parts.append(f"− {other}: {difference_text(d)}")
     values[other] = d
