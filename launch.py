@@ -17,7 +17,7 @@ import ml_collections
 from ml_collections import config_flags
 
 import research
-from research import hosts, programs, stops
+from research import compile_cache, hosts, programs, stops
 from research.errors import UserError
 from research.report import terminal
 
@@ -33,6 +33,10 @@ _NUM_PROCESSES = flags.DEFINE_integer(
     "num_processes", 1, "Multi-host: processes in the run, each on its own devices.")
 _PROCESS_ID = flags.DEFINE_integer(
     "process_id", 0, "Multi-host: this process's index; process 0 writes the workdir.")
+_CACHE = flags.DEFINE_string(
+    "compilation_cache", compile_cache.default_dir(),
+    "Folder of JAX's persistent compilation cache (compiled programs are reused across "
+    "runs); empty to turn it off.")
 _DRY_RUN = flags.DEFINE_bool(
     "dry_run", False, "Print the plan (programs, members, memory) and exit; writes nothing.")
 flags.mark_flag_as_required("config")
@@ -91,12 +95,15 @@ def main(argv):
       print(f"error: --plugins names {missing[0]}, which does not exist; pass existing "
             "folders of .py files", file=sys.stderr)
       sys.exit(2)
+  compile_cache.enable(_CACHE.value)
   try:
     if _DRY_RUN.value:
       print(stops.run(lambda: programs.dry_run(config, plugin_dirs=plugin_dirs)))
       return
     hosts.initialize(_COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value)
     result = stops.run(lambda: research.run_study(config, workdir, plugin_dirs=plugin_dirs))
+    if compile_cache.summary():
+      logging.info("%s", compile_cache.summary())
   except stops.Stopped as e:
     stops.exit_now(e.signum, workdir, sys.argv)
   except UserError as e:

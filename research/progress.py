@@ -27,6 +27,8 @@ class Progress:
     self._status = ""
     self._chunk = ""
     self._start = time.perf_counter()
+    self._programs = self._members = self._compiled = self._trained = self._timed = 0
+    self._train_seconds = 0.0
 
   @classmethod
   def for_terminal(cls, wanted: bool) -> "Progress":
@@ -36,6 +38,35 @@ class Progress:
   def done(self, message: str) -> None:
     """A finished phase, kept as its own line."""
     self._write(message, keep=True)
+
+  def study(self, programs: int, members: int) -> None:
+    """What the whole run will compile and train, for `overall`."""
+    self._programs, self._members = programs, members
+
+  def compiled(self, label: str, seconds: float) -> None:
+    """A program finished compiling."""
+    self._compiled += 1
+    self.done(f"{label}: compiled in {seconds:.1f} s ({self._compiled}/{self._programs} "
+              "programs)")
+
+  def trained(self, label: str, number: int, total: int, members: int,
+              seconds: float | None) -> None:
+    """A chunk of members finished training (`seconds` None: loaded, already saved)."""
+    self._trained += members
+    if seconds is not None:
+      self._timed += members
+      self._train_seconds += seconds
+      self.done(f"{label}: chunk {number}/{total} ({members} members) trained in "
+                f"{seconds:.1f} s; {self.overall()}")
+
+  def overall(self) -> str:
+    """'40/144 members trained, about 1.2 min left' (from the training so far)."""
+    left = self._members - self._trained
+    text = f"{self._trained}/{self._members} members trained"
+    if self._timed and left > 0:
+      eta = self._train_seconds / self._timed * left
+      text += f", about {eta / 60:.1f} min left" if eta >= 60 else f", about {eta:.0f} s left"
+    return text
 
   def chunk(self, label: str, number: int, total: int, members: int) -> None:
     """A chunk of members starts training."""

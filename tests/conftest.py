@@ -4,10 +4,14 @@ import importlib.util
 import os
 import subprocess
 import sys
+import tempfile
 
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# The runs that tests launch share one compilation cache, new for each session
+# (the workers inherit it), so a tiny program compiles once, not in every launch.
+os.environ.setdefault("RESEARCH_COMPILATION_CACHE", tempfile.mkdtemp(prefix="research-tests-jax-"))
 
 
 def pytest_addoption(parser):

@@ -1,5 +1,7 @@
 """The command line: a real run on a user's CSV, features with gaps and infinities."""
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -65,3 +67,21 @@ def test_dry_run_prints_the_plan_and_writes_nothing(tmp_path):
   refused = launch("--config=configs/credit.py", f"--workdir={workdir}", *TINY_FLAGS,
                    "--config.model.name=mlpp", "--dry_run")
   assert refused.returncode == 2 and "did you mean 'mlp'" in refused.stderr
+
+
+def test_a_cached_run_compiles_nothing_and_gives_the_same_results(tmp_path):
+  cache = tmp_path / "cache"
+  runs = {}
+  for name, flag in (("cold", f"--compilation_cache={cache}"),
+                     ("warm", f"--compilation_cache={cache}"), ("off", "--compilation_cache=")):
+    result = launch("--config=configs/credit.py", *TINY_FLAGS, flag,
+                    f"--workdir={tmp_path / name}")
+    assert result.returncode == 0, result.stderr[-2000:]
+    runs[name] = result
+  hits = re.search(r"(\d+) of (\d+) programs from the compilation cache", runs["warm"].stderr)
+  assert hits and hits.group(1) == hits.group(2) and int(hits.group(1)) > 0  # all from disk
+  assert re.search(r"\b0 of \d+ programs from the compilation cache", runs["cold"].stderr)
+  assert "compilation cache" not in runs["off"].stderr
+  seeds = {name: (tmp_path / name / "seeds.csv").read_text() for name in runs}
+  strip = lambda text: [line.rsplit(",", 3)[0] for line in text.splitlines()]  # no timings
+  assert strip(seeds["warm"]) == strip(seeds["cold"]) == strip(seeds["off"])

@@ -44,3 +44,16 @@ def test_progress_lines():
   silent = io.StringIO()
   Progress(enabled=False, stream=silent).done("nothing")
   assert silent.getvalue() == ""
+
+
+def test_the_whole_study_s_progress_and_time_left():
+  stream = io.StringIO()
+  progress = Progress(enabled=True, stream=stream)
+  progress.study(programs=2, members=40)
+  progress.compiled("bucket-000", 2.0)
+  progress.trained("bucket-000", 1, 1, 10, None)  # a saved chunk: no time to learn from
+  assert progress.overall() == "10/40 members trained"
+  progress.trained("bucket-001", 1, 3, 10, 30.0)  # 3 s a member, 20 members left
+  text = stream.getvalue()
+  assert "bucket-000: compiled in 2.0 s (1/2 programs)" in text
+  assert "20/40 members trained, about 1.0 min left" in text

@@ -117,3 +117,18 @@ def test_one_command_gives_a_verdict_for_every_claim_and_reuses_its_runs(tmp_pat
   refused = subprocess.run([*command[:3], f"--workdir={mine}"], cwd=ROOT, capture_output=True,
                            text=True, env=env, timeout=120)
   assert refused.returncode == 2 and "holds no replication" in refused.stderr
+
+
+def test_the_document_has_a_row_and_a_verdict_for_every_claim(architectures_run, tmp_path):
+  from research.replicate import document  # pylint: disable=import-outside-toplevel
+  files = read_run(architectures_run)
+  stub = evidence.Finding("ours", "test", "not comparable", "a stub for this test", {})
+  findings = {c.id: verdicts.judge(c, files) if c.experiment == "credit_architectures" else stub
+              for c in CLAIMS}
+  document.write(str(tmp_path), "smoke", findings, {"credit_architectures": files}, {})
+  markdown = (tmp_path / "replication.md").read_text()
+  for claim in CLAIMS:
+    assert f"| {claim.id} | {claim.text} |" in markdown
+  assert "figures/architectures.png" in markdown and (tmp_path / "replication.html").exists()
+  saved = json.loads((tmp_path / "replication.json").read_text())
+  assert [c["verdict"] for c in saved["claims"]] == [findings[c.id].verdict for c in CLAIMS]

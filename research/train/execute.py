@@ -7,13 +7,14 @@ under `<label>-<start>-<end>`; a resumed run loads the chunks the store holds
 (`saved`, the same on every process of a multi-host run) and trains only the
 rest, so killing a run loses at most the chunk in flight. Only the writer
 process's store keeps anything. A study with several programs (shape
-buckets) compiles the next one on a second thread while the current one trains.
+buckets) compiles them all at once on one thread per core, before training.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
+import os
 import time
 from collections.abc import Callable, Mapping, Sequence, Set
 from typing import Protocol
@@ -128,7 +129,7 @@ def compile_members(job: MemberJob, chunk_size: int = 0, progress: Progress | No
   logging.info("%s: compiled chunks of %d members (%s, %d device(s)) in %.1f s", job.label,
                width, job.strategy, device_mesh.size if device_mesh else 1, seconds)
   if progress:
-    progress.done(f"{job.label}: compiled in {seconds:.1f} s")
+    progress.compiled(job.label, seconds)
   devices = device_mesh.size if device_mesh else 1
   needed = memory_bytes(compiled)
   check_memory(job.label, needed, size, devices)
@@ -183,13 +184,29 @@ def chunk_name(start: int, end: int, label: str = "members") -> str:
   return f"{label}-{start:06d}-{end:06d}"
 
 
-def compile_first(jobs: Sequence[MemberJob], saved: Set[str], chunk_size: int,
-                  progress: Progress | None = None) -> CompiledMembers | None:
-  """The first job's program, compiled before the caller writes anything (so a
-  program that fails to compile leaves no workdir); None if its chunks are saved."""
-  if is_saved(jobs[0], saved, chunk_size):
-    return None
-  return compile_members(jobs[0], chunk_size, progress)
+def compile_all(jobs: Sequence[MemberJob], saved: Set[str], chunk_size: int,
+                progress: Progress | None = None, workers: int | None = None
+                ) -> list[CompiledMembers | None]:
+  """Every job's program, compiled on `workers` threads at once (default: one per
+  core; XLA releases the interpreter lock while it compiles) before the caller
+  writes anything, so that a program that fails to compile, or needs more memory
+  than there is, leaves no workdir. None for a job whose chunks are all saved.
+  """
+  pending = [number for number, job in enumerate(jobs) if not is_saved(job, saved, chunk_size)]
+  compiled: list[CompiledMembers | None] = [None] * len(jobs)
+  if not pending:
+    return compiled
+  workers = max(1, min(workers or os.cpu_count() or 1, len(pending)))
+  with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
+    futures = {pool.submit(compile_members, jobs[n], chunk_size, progress): n for n in pending}
+    try:
+      for future in concurrent.futures.as_completed(futures):
+        compiled[futures[future]] = future.result()
+    except BaseException:
+      for future in futures:
+        future.cancel()
+      raise
+  return compiled
 
 
 def is_saved(job: MemberJob, saved: Set[str], chunk_size: int) -> bool:
@@ -198,32 +215,13 @@ def is_saved(job: MemberJob, saved: Set[str], chunk_size: int) -> bool:
 
 
 def run_jobs(jobs: Sequence[MemberJob], store: ChunkStore, chunk_size: int,
-             first: CompiledMembers | None = None, progress: Progress | None = None
+             compiled: Sequence[CompiledMembers | None], progress: Progress | None = None
              ) -> list[tuple[dict[str, np.ndarray] | None, float]]:
-  """Trains every job's members; per job, its outputs and its compile time.
-
-  `first` is the first job's program if the caller compiled it already.
-  While one job trains, the next compiles on another thread (XLA releases
-  the interpreter lock in both). Jobs whose chunks are all saved are not
-  compiled at all. On a worker process the outputs are None.
-  """
-  def prepare(job: MemberJob) -> CompiledMembers | None:
-    if is_saved(job, store.saved, chunk_size):
-      return None
-    return compile_members(job, chunk_size, progress)
-
-  done = []
-  pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
-  try:
-    compiled = first if first is not None else prepare(jobs[0])
-    for number, job in enumerate(jobs):
-      upcoming = pool.submit(prepare, jobs[number + 1]) if number + 1 < len(jobs) else None
-      outputs = run_members(compiled, job, store, chunk_size, progress)
-      done.append((outputs, compiled.compile_seconds if compiled else 0.0))
-      compiled = upcoming.result() if upcoming else None
-  finally:
-    pool.shutdown(wait=False, cancel_futures=True)  # an interrupted run does not wait for it
-  return done
+  """Trains every job's members with its `compiled` program (`compile_all`); per job,
+  its outputs and its compile time. On a worker process the outputs are None."""
+  return [(run_members(program, job, store, chunk_size, progress),
+           program.compile_seconds if program else 0.0)
+          for job, program in zip(jobs, compiled)]
 
 
 def run_members(compiled: CompiledMembers | None, job: MemberJob, store: ChunkStore,
@@ -251,8 +249,7 @@ def run_members(compiled: CompiledMembers | None, job: MemberJob, store: ChunkSt
     logging.info("%s: chunk %d/%d (members %d-%d) trained in %.1f s", label, number,
                  len(chunks), start, end - 1, seconds)
     if progress:
-      progress.done(f"{label}: chunk {number}/{len(chunks)} ({end - start} members) trained "
-                    f"in {seconds:.1f} s")
+      progress.trained(label, number, len(chunks), end - start, seconds)
     arrays = {name: np.asarray(value)[:end - start]
               for name, value in flat_arrays(output).items()}
     return {**arrays, "seconds": np.full(end - start, seconds / (end - start))}
@@ -260,6 +257,8 @@ def run_members(compiled: CompiledMembers | None, job: MemberJob, store: ChunkSt
   def chunk_arrays(number: int, start: int, end: int) -> dict[str, np.ndarray] | None:
     name = chunk_name(start, end, label)
     if name in store.saved:
+      if progress:
+        progress.trained(label, number, len(chunks), end - start, None)
       return store.load(name)
     arrays = train_chunk(number, start, end)
     store.save(name, arrays, job.seeds[start:end])
