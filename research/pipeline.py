@@ -3,9 +3,9 @@
     plan = make_plan(config)               checked, frozen (research.plan)
     data = task.load(...)                  once per distinct data section
     the run folder inspected               new / resume / finished (research.workdir)
-    programs compiled, all at once, before research.programs, research.train
-      anything is written; then trained
-      in saved chunks
+    programs compiled (the first before    research.programs, research.train
+      anything is written; the others while
+      earlier ones train), trained in saved chunks
     baselines on a host thread             the same members' data, meanwhile
     rows -> statistics -> files -> report  research.rows, stats, run_files, report
 
@@ -51,7 +51,7 @@ def run_study(config: ml_collections.ConfigDict, workdir: str,
   """Trains every member, fits the baselines, writes the workdir; resumes a killed run.
 
   Every check on the config, the data, the plugins and the folder runs (and
-  every program compiles, in parallel) before the folder is created, so bad input
+  the first program compiles) before the folder is created, so bad input
   leaves nothing behind. The folder is locked while the run writes it. Rerun
   with the same `workdir` and config, it uses the saved chunks it can vouch
   for (`research.workdir`) and computes the rest. In a multi-host run
@@ -78,14 +78,13 @@ def run_study(config: ml_collections.ConfigDict, workdir: str,
     return finished(workdir) if hosts.is_writer() else None
   logging.info("%d trials x %d seeds in %d compiled program(s)", len(plan.trials),
                plan.num_seeds, len(jobs))
-  compiled = execute.compile_all(jobs, found.trusted, plan.chunk_size, progress)
-  if hosts.is_writer():  # the chunks, with room for the CSV files
-    run_folder.check_disk(workdir, int(2 * sum(p.output_bytes * p.num_members
-                                               for p in compiled if p is not None)))
+  first = execute.compile_first(jobs, found.trusted, plan.chunk_size, progress)
+  if first is not None and hosts.is_writer():  # chunks, with room for the CSV files
+    run_folder.check_disk(workdir, int(2 * first.output_bytes * plan.num_members))
   if plan.estimate_time and hosts.is_writer():
     logging.warning("%s", describe_estimate(estimate_seconds(plan, task, variants)))
   if not hosts.is_writer():
-    execute.run_jobs(jobs, execute.TrainOnly(found.trusted), plan.chunk_size, compiled)
+    execute.run_jobs(jobs, execute.TrainOnly(found.trusted), plan.chunk_size, first)
     return None
   folder = run_folder.RunFolder.open(workdir, plan.config, stamp, expected, found, plan.files)
   try:
@@ -94,7 +93,7 @@ def run_study(config: ml_collections.ConfigDict, workdir: str,
                    workdir, len(found.trusted))
     elif found.state is run_folder.State.RESUME:
       logging.info("Resuming the run in %s (%d saved chunks used)", workdir, len(found.trusted))
-    done, baselines = train_and_fit(plan, task, variants, jobs, folder, compiled, progress)
+    done, baselines = train_and_fit(plan, task, variants, jobs, folder, first, progress)
     outcome = rows.collect(plan, task, variants, done, baselines)
     tables = rows.statistics(plan, task, variants, outcome)
     run_files.write(workdir, plan, task, variants, outcome, tables)
@@ -163,7 +162,7 @@ def baseline_members(plan: Plan) -> BaselineMembers:
 
 def train_and_fit(plan: Plan, task: Task, variants: Mapping[int, Variant],
                   jobs: Sequence[execute.MemberJob], folder: run_folder.RunFolder,
-                  compiled: Sequence[execute.CompiledMembers | None], progress: Progress):
+                  first: execute.CompiledMembers | None, progress: Progress):
   """Trains every program and fits every baseline; each saved as it finishes.
 
   The baselines fit on a host thread while the compiled programs (which release
@@ -175,7 +174,7 @@ def train_and_fit(plan: Plan, task: Task, variants: Mapping[int, Variant],
     start = time.perf_counter()
     fitting = [pool.submit(fit_baselines, folder, plan, task, variant, members, progress)
                for variant in distinct(variants, plan.trials)]
-    done = execute.run_jobs(jobs, folder, plan.chunk_size, compiled, progress)
+    done = execute.run_jobs(jobs, folder, plan.chunk_size, first, progress)
     logging.info("Trained %d members in %.1f s", plan.num_members, time.perf_counter() - start)
     fitted = {label: arrays for future in fitting for label, arrays in future.result().items()}
   finally:

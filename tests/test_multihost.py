@@ -79,6 +79,7 @@ def test_two_processes_give_one_process_results_and_resume_from_the_writer(tmp_p
   pd.testing.assert_frame_equal(timeless(pd.read_csv(writer / "seeds.csv")), timeless(got))
 
 
+@pytest.mark.slow  # the classification test above covers the mechanism; this, a second task
 def test_a_forecasting_study_over_two_processes_matches_one_process(tmp_path):
   flags = ("--config=configs/load.py", "--config.num_seeds=3", "--config.train.epochs=3",
            "--config.report=False")

@@ -32,7 +32,7 @@ def test_every_claim_names_a_run_and_a_statistic_that_takes_its_parameters():
 
 @pytest.fixture(scope="module")
 def architectures_run(tmp_path_factory):
-  """The 18-architecture study shrunk to 4 architectures x 2 activations x 3 seeds."""
+  """The 18-architecture study shrunk to 2 architectures x 2 activations x 6 seeds."""
   workdir = str(tmp_path_factory.mktemp("replicate") / "credit_architectures")
   config = experiment_config(EXPERIMENTS["credit_architectures"], "smoke")
   config.report = False

@@ -7,7 +7,7 @@ under `<label>-<start>-<end>`; a resumed run loads the chunks the store holds
 (`saved`, the same on every process of a multi-host run) and trains only the
 rest, so killing a run loses at most the chunk in flight. Only the writer
 process's store keeps anything. A study with several programs (shape
-buckets) compiles them all at once on one thread per core, before training.
+buckets) compiles the later programs in the background while earlier ones train.
 """
 
 from __future__ import annotations
@@ -184,14 +184,22 @@ def chunk_name(start: int, end: int, label: str = "members") -> str:
   return f"{label}-{start:06d}-{end:06d}"
 
 
+def compile_first(jobs: Sequence[MemberJob], saved: Set[str], chunk_size: int,
+                  progress: Progress | None = None) -> CompiledMembers | None:
+  """The first job's program, compiled before the caller writes anything (so a
+  program that fails to compile, or needs more memory than there is, leaves no
+  workdir); None if its chunks are saved."""
+  if is_saved(jobs[0], saved, chunk_size):
+    return None
+  return compile_members(jobs[0], chunk_size, progress)
+
+
 def compile_all(jobs: Sequence[MemberJob], saved: Set[str], chunk_size: int,
                 progress: Progress | None = None, workers: int | None = None
                 ) -> list[CompiledMembers | None]:
   """Every job's program, compiled on `workers` threads at once (default: one per
-  core; XLA releases the interpreter lock while it compiles) before the caller
-  writes anything, so that a program that fails to compile, or needs more memory
-  than there is, leaves no workdir. None for a job whose chunks are all saved.
-  """
+  core; XLA releases the interpreter lock while it compiles); None for a job
+  whose chunks are all saved. For `--dry_run`, which trains nothing."""
   pending = [number for number, job in enumerate(jobs) if not is_saved(job, saved, chunk_size)]
   compiled: list[CompiledMembers | None] = [None] * len(jobs)
   if not pending:
@@ -215,13 +223,34 @@ def is_saved(job: MemberJob, saved: Set[str], chunk_size: int) -> bool:
 
 
 def run_jobs(jobs: Sequence[MemberJob], store: ChunkStore, chunk_size: int,
-             compiled: Sequence[CompiledMembers | None], progress: Progress | None = None
-             ) -> list[tuple[dict[str, np.ndarray] | None, float]]:
-  """Trains every job's members with its `compiled` program (`compile_all`); per job,
-  its outputs and its compile time. On a worker process the outputs are None."""
-  return [(run_members(program, job, store, chunk_size, progress),
-           program.compile_seconds if program else 0.0)
-          for job, program in zip(jobs, compiled)]
+             first: CompiledMembers | None = None, progress: Progress | None = None,
+             workers: int | None = None) -> list[tuple[dict[str, np.ndarray] | None, float]]:
+  """Trains every job's members; per job, its outputs and its compile time.
+
+  `first` is the first job's program if the caller compiled it already. The
+  others compile, in order, on `workers` threads (default: half the cores, at
+  least one) while the earlier ones train: XLA's CPU compiler already keeps
+  more than one core busy, so on 2 cores two compilations at once take as long
+  as one after the other (benchmarks/RESULTS.md). Jobs whose chunks are all
+  saved are not compiled at all. On a worker process the outputs are None.
+  """
+  def prepare(job: MemberJob) -> CompiledMembers | None:
+    return None if is_saved(job, store.saved, chunk_size) else compile_members(
+        job, chunk_size, progress)
+
+  workers = workers or max(1, (os.cpu_count() or 2) // 2)
+  pool = concurrent.futures.ThreadPoolExecutor(max_workers=workers)
+  try:
+    upcoming = [pool.submit(prepare, job) for job in jobs[1:]]
+    programs = [first if first is not None else prepare(jobs[0])]
+    done = []
+    for number, job in enumerate(jobs):
+      program = programs[0] if number == 0 else upcoming[number - 1].result()
+      done.append((run_members(program, job, store, chunk_size, progress),
+                   program.compile_seconds if program else 0.0))
+  finally:
+    pool.shutdown(wait=False, cancel_futures=True)  # an interrupted run does not wait for it
+  return done
 
 
 def run_members(compiled: CompiledMembers | None, job: MemberJob, store: ChunkStore,
