@@ -17,7 +17,7 @@ import ml_collections
 from ml_collections import config_flags
 
 import research
-from research import compile_cache, hosts, programs, stops
+from research import compile_cache, hosts, programs, search, stops
 from research.errors import UserError
 from research.report import terminal
 
@@ -98,10 +98,15 @@ def main(argv):
   compile_cache.enable(_CACHE.value)
   try:
     if _DRY_RUN.value:
+      if search.is_search(config):  # what one batch compiles; the sampler picks the rest
+        print(f"an Optuna search ({config.study.sampler}) of {config.study.num_trials} trials; "
+              "its first batch:")
+        config = stops.run(lambda: search.first_batch_config(config))
       print(stops.run(lambda: programs.dry_run(config, plugin_dirs=plugin_dirs)))
       return
     hosts.initialize(_COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value)
-    result = stops.run(lambda: research.run_study(config, workdir, plugin_dirs=plugin_dirs))
+    run = search.run_search if search.is_search(config) else research.run_study
+    result = stops.run(lambda: run(config, workdir, plugin_dirs=plugin_dirs))
     if compile_cache.summary():
       logging.info("%s", compile_cache.summary())
   except stops.Stopped as e:

@@ -1,14 +1,18 @@
-"""Credit scoring: a random search over learning rate, dropout and widths, x seeds.
+"""Credit scoring: a search over learning rate, dropout and widths, x seeds.
 
   python launch.py --config=configs/credit_search.py
-  python launch.py --config=configs/credit_search.py --config.study.search_per_seed=True
+  python launch.py --config=configs/credit_search.py --config.study.sampler=random
+  python launch.py --config=configs/credit_search.py --config.study.sampler= \
+      --config.study.search_per_seed=True
 
-Each of `study.num_trials` points is drawn from `study.seed` (reproducible) and
-trained on every seed. Learning rate and dropout are floats vmapped with the
-seeds, so trials that share a width pattern share one compiled program; the
-widths split the trials into at most four programs. Writes trials.csv (a row
-per trial x seed), ranking.csv (mean AUC with its 95% CI, best first) and
-best_config.py, which launch.py reruns as it is.
+Optuna's TPE asks for `study.batch_size` trials at a time (research.search);
+each batch trains on every seed as one run. Learning rate and dropout are floats
+vmapped with the seeds, so trials that share a width pattern share one compiled
+program; the widths split a batch into at most four programs. Writes trials.csv
+(a row per trial x seed), ranking.csv (mean validation AUC with its 95% CI, best
+first), best_config.py (which launch.py reruns as it is), the search's report,
+and best/, that config rerun beside logistic regression. With an empty sampler,
+every point is drawn up front from `study.seed` and trained as one run.
 
 With `search_per_seed`, every seed draws and trains its own search and keeps
 its best trial (selected on the test split it is scored on, so optimistic):
@@ -29,7 +33,14 @@ def get_config() -> ml_collections.ConfigDict:
 
   config.study = ml_collections.ConfigDict()
   config.study.num_trials = 24
-  config.study.seed = 0  # the search's own seed: the same trials every time
+  config.study.seed = 0  # the sampler's seed: the same trials every time (on one process)
+  # Optuna's sampler: random | tpe | cmaes | qmc | grid; empty for the one-run search
+  # (every point drawn up front from study.seed, one run folder, no storage).
+  config.study.sampler = "tpe"
+  config.study.batch_size = 8  # trials asked at once, trained as one run
+  config.study.storage = ""  # '': sqlite:///<workdir>/search.db; or any Optuna storage
+  config.study.name = "search"  # processes with one storage and name share the search
+  config.study.rerun_best = True  # the best trial's config, rerun beside the baselines
   config.study.search_per_seed = False
   config.study.metric = "auc"
   # Trials are ranked on a validation part held out of the training data (this share

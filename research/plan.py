@@ -188,6 +188,9 @@ def make_plan(config: ml_collections.ConfigDict) -> Plan:
   Raises:
     UserError: the first problem found, naming the field and the fix.
   """
+  if config.get("study") and config.study.get("sampler"):
+    raise UserError("study.sampler asks for an Optuna search, which runs batch by batch: "
+                    "run it with launch.py (research.search.run_search), not as one plan")
   task = get_task(config.get("task", "classification"))
   checks.check_fields(config, task)
   variance = config.get("variance") or ml_collections.ConfigDict()

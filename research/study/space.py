@@ -9,6 +9,8 @@ pair. The study is `config.study`:
                                    | ('randint', low, high) | ('choice', (a, b, ...))
   study.num_trials, study.seed     random search: how many points, sampled from this seed
   study.search_per_seed            sample a fresh search for every seed (see `expand`)
+  study.points = ((label, {field: value, ...}), ...)   explicit points, each a trial with
+                                   that label (what a search's batches are: research.search)
   study.metric                     the metric trials are ranked by
 
 Sections are model, optimizer, data and train. A value for a whole section (a
@@ -60,7 +62,7 @@ def has_study(config: ml_collections.ConfigDict) -> bool:
   """Whether `config.study` asks for a grid or a random search."""
   study = config.get("study")
   return bool(study) and bool(leaves(study.get("grid") or {}) or
-                              leaves(study.get("search") or {}))
+                              leaves(study.get("search") or {}) or study.get("points"))
 
 
 def model_sections(config: ml_collections.ConfigDict) -> dict[str, dict[str, Any]]:
@@ -80,12 +82,14 @@ def expand(config: ml_collections.ConfigDict) -> list[Point]:
   """
   study = config.get("study") or ml_collections.ConfigDict()
   grid, search = leaves(study.get("grid") or {}), leaves(study.get("search") or {})
-  _check_space(config, grid, search)
+  check_space(config, grid, search)
   models = tuple(config.models) if "models" in config else ()
   axes = [[(MODELS_AXIS, label)] for label in models] if len(models) > 1 else [[]]
   grid_points = [dict(head + list(point)) for head in axes for point in itertools.product(
       *[[(path, v) for v in values] for path, values in grid.items()])]
   base_seeds = seeding.member_seeds(config.seed, config.num_seeds)
+  if study.get("points"):
+    return _explicit_points(config, study.points, grid or search, base_seeds, models)
   if not search:
     chosen = [(values, base_seeds) for values in grid_points]
   else:
@@ -100,10 +104,33 @@ def expand(config: ml_collections.ConfigDict) -> list[Point]:
               for seed, rng in streams for _ in range(num_trials) for values in grid_points]
   points = []
   for index, (values, seeds) in enumerate(chosen):
-    point_config = _apply(config, values, models[0] if models else None)
+    point_config = apply_values(config, values, models[0] if models else None)
     points.append(Point(label=_label(index, values, search, point_config), values=values,
                         config=point_config, seeds=seeds))
   return points
+
+
+def _explicit_points(config: ml_collections.ConfigDict, points, other, seeds: np.ndarray,
+                     models: tuple[str, ...]) -> list[Point]:
+  """`study.points`, checked, in their order, each on every seed."""
+  if other:
+    raise UserError("study.points lists the trials itself; leave study.grid and study.search "
+                    "empty beside it")
+  usage = "study.points must be a tuple of (label, {field: value}) pairs"
+  if not isinstance(points, (tuple, list)) or not all(
+      isinstance(p, (tuple, list)) and len(p) == 2 and isinstance(p[0], str)
+      and isinstance(p[1], Mapping) for p in points):
+    raise UserError(f"{usage}, got {points!r}")
+  labels = [label for label, _ in points]
+  if len(set(labels)) != len(labels):
+    raise UserError(f"{usage} with distinct labels; {labels!r} repeats one")
+  for _, values in points:
+    for path in values:
+      if path != MODELS_AXIS:
+        _check_path(config, path, "study.points")
+  return [Point(label=label, values=dict(values),
+                config=apply_values(config, values, models[0] if models else None), seeds=seeds)
+          for label, values in points]
 
 
 def sample(search: Mapping[str, Any], rng: np.random.Generator) -> dict[str, Any]:
@@ -130,7 +157,7 @@ def config_source(config: Mapping[str, Any], docstring: str) -> str:
           '  return ml_collections.ConfigDict(CONFIG)\n')
 
 
-def _check_space(config: ml_collections.ConfigDict, grid: Mapping[str, Any],
+def check_space(config: ml_collections.ConfigDict, grid: Mapping[str, Any],
                  search: Mapping[str, Any]) -> None:
   for path, values in grid.items():
     _check_path(config, path, "study.grid")
@@ -176,7 +203,7 @@ def _check_spec(path: str, spec) -> None:
     raise UserError(f"study.search.{path}: randint needs integer bounds, got {spec!r}")
 
 
-def _apply(config: ml_collections.ConfigDict, values: Mapping[str, Any],
+def apply_values(config: ml_collections.ConfigDict, values: Mapping[str, Any],
            first_model: str | None) -> ml_collections.ConfigDict:
   """A copy of `config` with `values` set, no study, one model (of several `models`)."""
   point = ml_collections.ConfigDict(config.to_dict())  # a deep, unlocked copy
