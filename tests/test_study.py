@@ -152,6 +152,7 @@ def test_eight_learning_rates_by_four_seeds_compile_once(tmp_path, monkeypatch):
                              rtol=1e-6)
 
 
+@pytest.mark.slow  # test_reliability checks chunk-size independence per member
 def test_chunks_give_the_same_rows_as_one_chunk(tmp_path):
   config = _with_study(tiny_credit_config(num_seeds=3), grid={
       "optimizer": {"learning_rate": (0.01, 0.03)}, "model": {"dropout": (0.0, 0.2)}})
