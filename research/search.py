@@ -24,6 +24,7 @@ Pruning is not offered: the members of a program train together.
 from __future__ import annotations
 
 import contextlib
+import datetime
 import fcntl
 import logging
 import os
@@ -53,6 +54,7 @@ SEARCH_FIELDS = ("sampler", "search", "num_trials", "batch_size", "storage", "na
                  "rerun_best", "seed", "search_per_seed", "grid")
 # Fields that may change between runs of one search (where it is kept, how far it goes).
 FREE_FIELDS = ("storage", "name", "num_trials", "batch_size", "rerun_best")
+UNCLAIMED_S = 600  # a trial asked this long ago and never named a batch lost its process
 FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.FAIL)
 
 
@@ -164,14 +166,22 @@ def _next_batch(study: optuna.Study, spec, workdir: str):
   """This process's next trials and its claim on them: an unfinished batch of this
   workdir that no live process claims (a killed run's), else new trials asked
   within the budget. None when there is nothing left to do here."""
-  running = [t for t in study.get_trials(deepcopy=False,
-                                         states=(optuna.trial.TrialState.RUNNING,))
+  every_running = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+  running = [t for t in every_running
              if t.user_attrs.get("workdir") == workdir and "batch" in t.user_attrs]
   for name in sorted({t.user_attrs["batch"] for t in running}):
     claim = _claim(workdir, name)
     if claim is not None:
       logging.info("Continuing %s, left unfinished by an earlier run", name)
       return [t for t in running if t.user_attrs["batch"] == name], claim
+  # Asked but never named: their process died between asking and claiming.
+  now = datetime.datetime.now()
+  unnamed = [t for t in every_running if "batch" not in t.user_attrs and t.number <
+             spec.num_trials and now - t.datetime_start > datetime.timedelta(seconds=UNCLAIMED_S)]
+  if unnamed and (claimed := _name_batch(study, workdir, unnamed[:spec.batch_size])):
+    logging.info("Continuing trials %s, asked by a process that died before training them",
+                 ", ".join(str(t.number) for t in unnamed[:spec.batch_size]))
+    return claimed
   taken = sum(t.number < spec.num_trials for t in study.get_trials(deepcopy=False))
   wanted = min(spec.batch_size, spec.num_trials - taken)
   if wanted <= 0:
@@ -182,15 +192,22 @@ def _next_batch(study: optuna.Study, spec, workdir: str):
     trial.set_user_attr("over_budget", True)
     study.tell(trial, state=optuna.trial.TrialState.FAIL)
   kept = [t for t in asked if t.number < spec.num_trials]
-  if not kept:
+  return _name_batch(study, workdir, kept) if kept else None
+
+
+def _name_batch(study: optuna.Study, workdir: str, trials: Sequence):
+  """Claims a batch for `trials` and names it in their attributes (claimed first, so
+  no process ever sees a named batch unclaimed); None if another process has it."""
+  name = f"batch-{trials[0].number:05d}"
+  claim = _claim(workdir, name)
+  if claim is None:
     return None
-  name = f"batch-{kept[0].number:05d}"
-  claim = _claim(workdir, name)  # before the trials name their batch: never seen unclaimed
-  for trial in kept:
-    trial.set_user_attr("batch", name)
-    trial.set_user_attr("workdir", workdir)
-    trial.set_user_attr("host", socket.gethostname())
-  numbers = {t.number for t in kept}
+  for trial in trials:
+    handle = optuna.trial.Trial(study, trial._trial_id)  # pylint: disable=protected-access
+    handle.set_user_attr("batch", name)
+    handle.set_user_attr("workdir", workdir)
+    handle.set_user_attr("host", socket.gethostname())
+  numbers = {t.number for t in trials}
   return [t for t in study.get_trials(deepcopy=False) if t.number in numbers], claim
 
 

@@ -17,6 +17,7 @@ from tests.conftest import ROOT, launch, tiny_credit_config
 from research import search
 from research.errors import UserError
 from research.study import sampler as samplers
+from research.study import search_tables
 
 # A search over two floats only (one program per batch, reused from the compilation
 # cache by every later batch of the same size), 1 seed x 1 epoch per trial.
@@ -200,3 +201,20 @@ def test_choices_that_are_not_plain_values_are_stored_as_text_and_mapped_back():
   values = [[study.ask(dict(space.distributions)).params for _ in range(3)] for study in studies]
   assert values[0] == values[1]  # seeded
   assert np.all([0.0 <= v["model.dropout"] <= 0.5 for v in values[0]])
+
+
+def test_trials_asked_by_a_process_that_died_before_naming_a_batch_are_trained(
+    tmp_path, monkeypatch):
+  config = _in_process_config(num_trials=2)
+  search.run_search(config, str(tmp_path / "a"))
+  study = _study(tmp_path / "a")
+  space = search_tables.SearchSpec.from_config(config).space
+  orphans = [study.ask(dict(space.distributions)) for _ in range(2)]  # then "died"
+  monkeypatch.setattr(search, "UNCLAIMED_S", 0)
+  result = search.run_search(_in_process_config(num_trials=4), str(tmp_path / "a"))
+  trials = _study(tmp_path / "a").get_trials()
+  assert [t.number for t in trials] == [0, 1, 2, 3]  # trained, not asked again
+  assert all(t.state == optuna.trial.TrialState.COMPLETE for t in trials)
+  assert {t.number: t.params for t in trials if t.number >= 2} == {
+      o.number: o.params for o in orphans}
+  assert sorted(result.ranking["trial"]) == [0, 1, 2, 3]
