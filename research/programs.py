@@ -154,7 +154,7 @@ def dry_run(config: ml_collections.ConfigDict, plugin_dirs: Sequence[str] = ()) 
   task = get_task(plan.task)
   variants = load_variants(plan, task)
   jobs = member_jobs(plan, task, variants, Progress(False))
-  compiled = execute.compile_all(jobs, frozenset(), plan.chunk_size)
+  compiled = [execute.compile_members(job, plan.chunk_size) for job in jobs]
   lines = [f"task {plan.task}: {len(plan.trials)} trial(s) x {plan.num_seeds} seed(s), "
            f"{plan.num_members} members in {len(jobs)} compiled program(s) on "
            f"{len(jax.devices())} {jax.default_backend()} device(s), strategy {plan.strategy}",
