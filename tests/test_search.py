@@ -218,3 +218,15 @@ def test_trials_asked_by_a_process_that_died_before_naming_a_batch_are_trained(
   assert {t.number: t.params for t in trials if t.number >= 2} == {
       o.number: o.params for o in orphans}
   assert sorted(result.ranking["trial"]) == [0, 1, 2, 3]
+
+
+def test_a_journal_file_is_a_storage_too(tmp_path):
+  journal = str(tmp_path / "shared" / "search.log")
+  os.makedirs(os.path.dirname(journal))
+  config = _in_process_config(num_trials=2, storage=journal)
+  result = search.run_search(config, str(tmp_path / "a"))
+  assert not os.path.exists(tmp_path / "a" / "search.db")  # the journal holds the search
+  storage = samplers.open_storage(journal)
+  trials = optuna.load_study(study_name="search", storage=storage).get_trials()
+  assert [t.state for t in trials] == [optuna.trial.TrialState.COMPLETE] * 2
+  assert sorted(result.ranking["trial"]) == [0, 1]
