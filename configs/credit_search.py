@@ -11,8 +11,8 @@ vmapped with the seeds, so trials that share a width pattern share one compiled
 program; the widths split a batch into at most four programs. Writes trials.csv
 (a row per trial x seed), ranking.csv (mean validation AUC with its 95% CI, best
 first), best_config.py (which launch.py reruns as it is), the search's report,
-and best/, that config rerun beside logistic regression. With an empty sampler,
-every point is drawn up front from `study.seed` and trained as one run.
+and best/<trial>/, that config rerun beside logistic regression. With an empty
+sampler, every point is drawn up front from `study.seed` and trained as one run.
 
 With `search_per_seed`, every seed draws and trains its own search and keeps
 its best trial (selected on the test split it is scored on, so optimistic):

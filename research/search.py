@@ -47,7 +47,7 @@ from research.study.space import has_study
 SEARCH_FILE = "search.json"  # marks a search's folder: what it searches, where it is stored
 BATCHES_DIR = "batches"
 CLAIMS_DIR = "claims"  # a lock file per batch, held by the process training it
-BEST_DIR = "best"
+BEST_DIR = "best"  # best/<trial>/: a search extended later may find another best
 LOCK_FILE = ".search.lock"
 # What only the search reads; a batch's run never sees these.
 SEARCH_FIELDS = ("sampler", "search", "num_trials", "batch_size", "storage", "name",
@@ -251,7 +251,8 @@ def _finish(study: optuna.Study, spec, config: ml_collections.ConfigDict, workdi
   best = None
   if spec.rerun_best and not pending:
     best = run_study(ml_collections.ConfigDict(tables.best_config),
-                     os.path.join(workdir, BEST_DIR), plugin_dirs=plugin_dirs)
+                     os.path.join(workdir, BEST_DIR, tables.ranking["model"].iloc[0]),
+                     plugin_dirs=plugin_dirs)
   elif pending:
     logging.warning("%d of %d trials are still running in other processes; these tables "
                     "hold the %d finished; rerun to update them", len(pending), len(trials),

@@ -230,3 +230,22 @@ def test_a_journal_file_is_a_storage_too(tmp_path):
   trials = optuna.load_study(study_name="search", storage=storage).get_trials()
   assert [t.state for t in trials] == [optuna.trial.TrialState.COMPLETE] * 2
   assert sorted(result.ranking["trial"]) == [0, 1]
+
+
+def test_an_extended_search_reruns_its_new_best_beside_the_baselines(tmp_path):
+  config = _in_process_config(num_trials=2, rerun_best=True)
+  config.baselines.names = ("logistic_regression",)
+  config.report = True
+  first = search.run_search(config, str(tmp_path / "a"))
+  config.study.num_trials = 4  # raising the budget continues the same search
+  second = search.run_search(config, str(tmp_path / "a"))
+  assert len(_study(tmp_path / "a").get_trials()) == 4
+  for result in (first, second):
+    best = result.ranking["model"].iloc[0]
+    rerun = pd.read_csv(tmp_path / "a" / "best" / best / "seeds.csv")
+    assert set(rerun["model"]) == {"mlp", "logistic_regression"}
+  assert set(second.comparison["model_b"]) == {"logistic_regression"}
+  report = (tmp_path / "a" / "report.md").read_text()
+  assert f"best/{second.ranking['model'].iloc[0]}/report.md" in report
+  assert "optuna-dashboard sqlite:///" in report and "not pruned" in report
+  assert (tmp_path / "a" / "figures" / "search_history.png").stat().st_size > 5000

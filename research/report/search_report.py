@@ -3,7 +3,7 @@
 What the search tried and found: the sampler and budget, the history of the
 selection metric with the best so far, the best trials with their values, and,
 once every trial is done, the best trial rerun on the whole training data and
-tested against the baselines (`best/`, whose own report has the details).
+tested against the baselines (`best/<trial>/`, whose own report has the details).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ def write(workdir: str, spec, url: str, trials: Sequence[optuna.trial.FrozenTria
                          "trial in the order asked, and the best so far."),
             render.Heading(f"The best {min(SHOWN_TRIALS, len(tables.ranking))} trials"),
             render.Table(_best_trials(tables.ranking), note=_selection_note(spec)),
-            *_best_blocks(spec, best)]
+            *_best_blocks(spec, best, tables.ranking["model"].iloc[0])]
   markdown, page = results.REPORT_FILES
   results.write_atomic(os.path.join(workdir, markdown),
                        lambda f: f.write(render.to_markdown(blocks)))
@@ -94,7 +94,7 @@ def _selection_note(spec) -> str:
   return "Ranked on the test split itself (study.select_on='test'): the winner is flattered."
 
 
-def _best_blocks(spec, best: results.RunResult | None) -> list[render.Block]:
+def _best_blocks(spec, best: results.RunResult | None, best_label: str) -> list[render.Block]:
   if best is None:
     return [render.Paragraph("The best trial is rerun against the baselines once every "
                              "trial is done (study.rerun_best).")]
@@ -113,8 +113,7 @@ def _best_blocks(spec, best: results.RunResult | None) -> list[render.Block]:
                          "p": pairs["p_value"].map(lambda p: f"{p:.2g}")})
   return [render.Heading("The best trial, rerun"),
           render.Paragraph(f"best_config.py trained on the whole training data, on the same "
-                           f"seeds, and tested beside the baselines ({BEST_LINK})."),
+                           f"seeds, and tested beside the baselines "
+                           f"(best/{best_label}/report.md)."),
           render.Table(table), render.Table(versus)]
 
-
-BEST_LINK = "best/report.md"

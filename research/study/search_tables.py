@@ -209,7 +209,7 @@ def write(workdir: str, spec: SearchSpec, config: ml_collections.ConfigDict,
 def run_result(workdir: str, spec: SearchSpec, tables: SearchTables,
                best: results.RunResult | None) -> results.RunResult:
   """The search as `launch.py` prints it: the ranking, each trial's test metrics, and
-  the best trial's rerun (`best/`) beside the baselines."""
+  the best trial's rerun (`best/<trial>/`) beside the baselines."""
   summary = pd.concat([tables.summary, best.summary], ignore_index=True) if best else tables.summary
   comparison = best.comparison if best else pd.DataFrame(columns=results.COMPARISON_COLUMNS)
   return results.RunResult(
