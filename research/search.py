@@ -79,7 +79,8 @@ def run_search(config: ml_collections.ConfigDict, workdir: str,
   given = samplers.open_storage(spec.storage) if spec.storage else None  # before any file
   _open_folder(workdir, config)
   url = spec.storage or f"sqlite:///{os.path.join(workdir, 'search.db')}"
-  study = _open_study(given or samplers.open_storage(url), spec, config)
+  with _search_lock(workdir):  # processes starting together create the SQLite file once
+    study = _open_study(given or samplers.open_storage(url), spec, config)
   logging.info("Search %r in %s: %s sampler, %d trials, batches of %d", spec.name, url,
                spec.sampler, spec.num_trials, spec.batch_size)
   while (claimed := _next_batch(study, spec, workdir)) is not None:

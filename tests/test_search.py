@@ -70,6 +70,7 @@ def _start(config_path, workdir):
                           env={**os.environ, "JAX_PLATFORMS": "cpu"})
 
 
+@pytest.mark.slow  # 30 s; failed once in 5 runs for a reason not yet found (see the note)
 def test_two_processes_share_one_storage_without_losing_or_repeating_a_trial(tmp_path):
   config = _write_config(str(tmp_path), num_trials=32)
   workdir = str(tmp_path / "search")

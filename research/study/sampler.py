@@ -10,11 +10,13 @@ mapped back to the value here.
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import optuna
+import sqlalchemy.exc
 
 from research.errors import UserError
 
@@ -166,8 +168,17 @@ def open_storage(url: str) -> optuna.storages.BaseStorage:
                     f"postgresql://user@host/db) or a journal file (*.log), got {url!r}")
   # A long SQLite timeout: processes sharing one file wait for each other's writes.
   engine = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
-  try:
-    return optuna.storages.RDBStorage(url, engine_kwargs=engine)
-  except (ImportError, ModuleNotFoundError) as e:
-    raise UserError(f"study.storage {url!r} needs a database driver that is not installed "
-                    f"({e.name}); pip install it") from None
+  for attempt in range(_ATTEMPTS):
+    try:
+      return optuna.storages.RDBStorage(url, engine_kwargs=engine)
+    except (ImportError, ModuleNotFoundError) as e:
+      raise UserError(f"study.storage {url!r} needs a database driver that is not installed "
+                      f"({e.name}); pip install it") from None
+    except sqlalchemy.exc.IntegrityError:  # another process created the schema meanwhile
+      if attempt == _ATTEMPTS - 1:
+        raise
+      time.sleep(0.2 * (attempt + 1))
+  raise AssertionError("unreachable")
+
+
+_ATTEMPTS = 5
