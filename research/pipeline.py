@@ -88,11 +88,7 @@ def run_study(config: ml_collections.ConfigDict, workdir: str,
     return None
   folder = run_folder.RunFolder.open(workdir, plan.config, stamp, expected, found, plan.files)
   try:
-    if found.state is run_folder.State.RESUME and set(expected) <= found.trusted:
-      logging.info("Rebuilding the missing result files of %s from its %d saved chunks",
-                   workdir, len(found.trusted))
-    elif found.state is run_folder.State.RESUME:
-      logging.info("Resuming the run in %s (%d saved chunks used)", workdir, len(found.trusted))
+    _say_resumed(found, expected, workdir)
     done, baselines = train_and_fit(plan, task, variants, jobs, folder, first, progress)
     outcome = rows.collect(plan, task, variants, done, baselines)
     tables = rows.statistics(plan, task, variants, outcome)
@@ -108,6 +104,14 @@ def run_study(config: ml_collections.ConfigDict, workdir: str,
       comparison=tables.comparison, variance=tables.variance, metrics=outcome.metrics,
       lower_is_better=outcome.lower_is_better, networks=tuple(t.label for t in plan.trials),
       ranking=tables.ranking if plan.study is not None else None)
+
+
+def _say_resumed(found: run_folder.Inspection, expected, workdir: str) -> None:
+  if found.state is run_folder.State.RESUME and set(expected) <= found.trusted:
+    logging.info("Rebuilding the missing result files of %s from its %d saved chunks",
+                 workdir, len(found.trusted))
+  elif found.state is run_folder.State.RESUME:
+    logging.info("Resuming the run in %s (%d saved chunks used)", workdir, len(found.trusted))
 
 
 def warn_if_too_few_seeds(num_seeds: int, alpha: float = 0.05) -> None:

