@@ -76,8 +76,9 @@ def run_study(config: ml_collections.ConfigDict, workdir: str,
                                  plan.files).as_json()))
   if found.state is run_folder.State.FINISHED:
     return finished(workdir) if hosts.is_writer() else None
-  logging.info("%d trials x %d seeds in %d compiled program(s)", len(plan.trials),
-               plan.num_seeds, len(jobs))
+  padded = sum(bool(b.width_field) for b in plan.buckets)
+  logging.info("%d trials x %d seeds in %d compiled program(s)%s", len(plan.trials),
+               plan.num_seeds, len(jobs), f", {padded} with padded widths" if padded else "")
   first = execute.compile_first(jobs, found.trusted, plan.chunk_size, progress)
   if first is not None and hosts.is_writer():  # chunks, with room for the CSV files
     run_folder.check_disk(workdir, int(2 * first.output_bytes * plan.num_members))

@@ -77,11 +77,14 @@ class StudySpec:
     select_on: 'validation' (a part held out of the training data, so the test
       split judges only the chosen trial) or 'test' (the old, optimistic way).
     validation_fraction: the share of the training data held out to select on.
+    pad_widths: trials differing only in layer widths share one program, padded
+      to their widest (`research.study.buckets`).
   """
   metric: str
   search_per_seed: bool
   select_on: str = "validation"
   validation_fraction: float = 0.2
+  pad_widths: bool = False
 
   @property
   def validation(self) -> float:
@@ -212,7 +215,7 @@ def make_plan(config: ml_collections.ConfigDict) -> Plan:
   return Plan(
       task=config.get("task", "classification"), seed=config.seed, num_seeds=config.num_seeds,
       vary=tuple(config.vary), trials=trials,
-      buckets=tuple(study_buckets.buckets(trials)),
+      buckets=tuple(study_buckets.buckets(trials, study is not None and study.pad_widths)),
       baselines=tuple(BaselineSpec(name, frozen(options))
                       for name, options in checks.check_baselines(config)),
       study=study, validation=study.validation if study else 0.0, chunk_size=config.chunk_size,
@@ -235,8 +238,12 @@ def _study(config: ml_collections.ConfigDict, task: Task) -> StudySpec:
   fraction = section.get("validation_fraction", 0.2)
   if select_on == "validation" and not (isinstance(fraction, float) and 0 < fraction < 1):
     raise UserError(f"study.validation_fraction must be between 0 and 1, got {fraction!r}")
+  pad_widths = section.get("pad_widths", False)
+  if not isinstance(pad_widths, bool):
+    raise UserError(f"study.pad_widths must be True or False, got {pad_widths!r}")
   return StudySpec(metric=metric, search_per_seed=bool(section.get("search_per_seed")),
-                   select_on=select_on, validation_fraction=float(fraction))
+                   select_on=select_on, validation_fraction=float(fraction),
+                   pad_widths=pad_widths)
 
 
 def _trial(index: int, point: space.Point, groups: Sequence[seeding.MemberGroup],

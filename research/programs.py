@@ -22,6 +22,7 @@ import numpy as np
 
 from research.errors import UserError
 from research.plan import Plan, Trial, make_plan
+from research.study.buckets import Bucket
 from research.plugins import load_plugins
 from research.progress import Progress
 from research.tasks import Task, get_task
@@ -75,10 +76,12 @@ def _load(task: Task, data: Mapping[str, Any], validation: float) -> Any:
                     "--config.study.select_on=test to select on the test split") from None
 
 
-def bucket_train(task: Task, trial: Trial, data: Any,
-                 on_epoch: Callable[[jax.Array], None] | None = None) -> Callable:
-  """The pure per-member `train` of the bucket whose static fields `trial` has."""
-  model = task.build_model(trial.model.name, trial.model.fields, data)
+def bucket_train(task: Task, bucket: Bucket, data: Any,
+                 on_epoch: Callable[[jax.Array], None] | None = None,
+                 epochs: int | None = None) -> Callable:
+  """The pure per-member `train` of `bucket`'s program (for `epochs`, if given)."""
+  trial = bucket.first
+  model = task.build_model(trial.model.name, bucket.model_fields, data)
   loss = ({"loss": trial.train.loss, "huber_delta": trial.train.huber_delta}
           if trial.train.loss else {})
   problem = task.problem(data, **loss)
@@ -86,7 +89,7 @@ def bucket_train(task: Task, trial: Trial, data: Any,
     raise UserError(f"this data trains whole in every step (one sequence, e.g. "
                     f"data.mode='day_profile'), so train.batch_size={trial.train.batch_size} "
                     "would be ignored; set --config.train.batch_size=0")
-  schedule = Schedule.make(trial.train.epochs, trial.train.batch_size, problem.num_train,
+  schedule = Schedule.make(epochs or trial.train.epochs, trial.train.batch_size, problem.num_train,
                            trial.optimizer.full_batch or problem.full_batch_only,
                            trial.train.eval_every)
   return make_train(problem, model, trial.optimizer, schedule, on_epoch)
@@ -96,7 +99,7 @@ def member_jobs(plan: Plan, task: Task, variants: Mapping[int, Variant],
                 progress: Progress) -> list[execute.MemberJob]:
   """One job per bucket: its pure `train` and its members' keys and floats."""
   return [execute.MemberJob(
-      bucket.label, bucket_train(task, bucket.first, variants[bucket.first.index].data,
+      bucket.label, bucket_train(task, bucket, variants[bucket.first.index].data,
                                  progress.epoch_callback(bucket.first.train.epochs)),
       bucket.keys(plan.seed), bucket.hparams(), bucket.seeds, plan.strategy, plan.vmap_size)
       for bucket in plan.buckets]
@@ -112,7 +115,7 @@ def first_program(config: ml_collections.ConfigDict,
   task = get_task(plan.task)
   bucket = plan.buckets[0]
   data = load_variants(plan, task)[bucket.first.index].data
-  return (bucket_train(task, bucket.first, data, on_epoch), bucket.keys(plan.seed),
+  return (bucket_train(task, bucket, data, on_epoch), bucket.keys(plan.seed),
           bucket.hparams(), data)
 
 
@@ -122,9 +125,8 @@ def estimate_seconds(plan: Plan, task: Task, variants: Mapping[int, Variant]) ->
   estimates = []
   for bucket in plan.buckets:
     trial = bucket.first
-    one_epoch = dataclasses.replace(trial, train=dataclasses.replace(trial.train, epochs=1))
-    job = execute.MemberJob(bucket.label, bucket_train(task, one_epoch,
-                                                       variants[trial.index].data),
+    job = execute.MemberJob(bucket.label, bucket_train(task, bucket, variants[trial.index].data,
+                                                       epochs=1),
                             bucket.keys(plan.seed), bucket.hparams(), bucket.seeds,
                             plan.strategy, plan.vmap_size)
     compiled = execute.compile_members(job, plan.chunk_size)
@@ -141,6 +143,11 @@ def describe_estimate(seconds: Sequence[float]) -> str:
   return (f"estimated training time: {sum(seconds) / 60:.1f} min ({len(seconds)} program(s); "
           "one epoch of each one's first chunk timed, times its epochs and chunks; compiling "
           "and the baselines come on top)")
+
+
+def _padded(bucket: Bucket) -> str:
+  return (f"; {bucket.width_field} padded to {bucket.padded_widths}" if bucket.width_field
+          else "")
 
 
 def dry_run(config: ml_collections.ConfigDict, plugin_dirs: Sequence[str] = ()) -> str:
@@ -164,7 +171,7 @@ def dry_run(config: ml_collections.ConfigDict, plugin_dirs: Sequence[str] = ()) 
     lines.append(
         f"  program {bucket.label}: {bucket.num_members} members ({len(bucket.trials)} "
         f"trial(s), e.g. {trial.label}: {trial.model.name}, {trial.optimizer.name}, "
-        f"{trial.train.epochs} epochs), chunks of {program.chunk_size}, "
+        f"{trial.train.epochs} epochs{_padded(bucket)}), chunks of {program.chunk_size}, "
         f"{program.memory_bytes / 2**20:.1f} MiB per device per chunk, compiled in "
         f"{program.compile_seconds:.1f} s")
   names = [b.name for b in plan.baselines] + list(task.fixed_baselines(

@@ -79,15 +79,26 @@ class ModelInfo:
       (`[batch, time, features]`, forecasting).
     value_fields: float fields that a study may vary per member inside one
       compiled program; the model must accept traced arrays for them.
+    width_field: a field of layer widths (a tuple of ints) that the model can
+      pad ('' if none): built at a study bucket's widest widths, it computes a
+      member's own network given its widths as ints in `true_<width_field>`
+      (`study.pad_widths`; see `research.models.padding`).
   """
   input: str = "tabular"
   value_fields: tuple[str, ...] = ()
+  width_field: str = ""
 
   def check(self, name: str, obj: Any) -> None:
     if self.input not in INPUTS:
       raise UserError(f"model {name!r} declares input={self.input!r}; use one of "
                       f"{', '.join(INPUTS)}")
     _check_names(f"model {name!r}", "value_fields", self.value_fields, obj)
+    if not isinstance(self.width_field, str):
+      raise UserError(f"model {name!r} declares width_field={self.width_field!r}; use a "
+                      "field name, or '' for none")
+    if self.width_field:
+      _check_names(f"model {name!r}", "width_field",
+                   (self.width_field, f"true_{self.width_field}"), obj)
 
 
 @dataclasses.dataclass(frozen=True)

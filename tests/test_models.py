@@ -60,3 +60,74 @@ def test_dropout_only_in_training():
 def test_mlp_rejects_bad_fields(kwargs, message):
   with pytest.raises(UserError, match=message):
     MLP(**kwargs)
+
+
+def _padded_pair(dropout):
+  true = MLP(hidden_sizes=(5, 3), activation="sigmoid", dropout=dropout)
+  padded = MLP(hidden_sizes=(9, 6), activation="sigmoid", dropout=dropout,
+               true_hidden_sizes=jnp.array([5, 3]))
+  return true, padded
+
+
+def _block(padded, like):
+  """`padded`'s top-left block of `like`'s shape, and the sum of |entries| outside it."""
+  block = padded[tuple(slice(0, n) for n in like.shape)]
+  return block, float(jnp.abs(padded).sum() - jnp.abs(block).sum())
+
+
+def test_a_padded_mlp_draws_and_computes_the_true_network():
+  # Widths padded to (9, 6): the same initial values in the top-left blocks (drawn at
+  # the true shape), zero elsewhere, the same dropout masks, the same outputs, and
+  # no gradient on a padded weight. Sigmoid(0) = 0.5, so unmasked padded units
+  # would change the output.
+  x = jax.random.normal(jax.random.key(0), (16, 7))
+  true, padded = _padded_pair(dropout=0.3)
+  true_params = true.init(jax.random.key(1), x)["params"]
+  padded_params = padded.init(jax.random.key(1), x)["params"]
+  apply = lambda model, params: model.apply({"params": params}, x, train=True,
+                                            rngs={"dropout": jax.random.key(5)})
+  true_grads = jax.grad(lambda p: apply(true, p).sum())(true_params)
+  padded_grads = jax.grad(lambda p: apply(padded, p).sum())(padded_params)
+  for layer in true_params:
+    kernel, outside = _block(padded_params[layer]["kernel"], true_params[layer]["kernel"])
+    np.testing.assert_array_equal(kernel, true_params[layer]["kernel"])
+    assert outside == 0
+    grad, outside = _block(padded_grads[layer]["kernel"], true_grads[layer]["kernel"])
+    np.testing.assert_allclose(grad, true_grads[layer]["kernel"], rtol=1e-5, atol=1e-7)
+    assert outside == 0
+  np.testing.assert_allclose(apply(padded, padded_params), apply(true, true_params), rtol=1e-6)
+  wrong = MLP(hidden_sizes=(9, 6), activation="sigmoid", dropout=0.3,
+              true_hidden_sizes=jnp.array([9, 6]))  # the whole padded network is another one
+  assert not np.allclose(apply(wrong, wrong.init(jax.random.key(1), x)["params"]),
+                         apply(true, true_params), atol=1e-3)
+
+
+def test_padded_weights_never_reach_the_output_whatever_their_values():
+  # Whatever moves a padded weight (here: random values planted outside the true
+  # block, which weight decay then shrinks), the mask keeps it from the output, so
+  # training gives the true network's outputs.
+  import optax  # pylint: disable=import-outside-toplevel
+  x = jax.random.normal(jax.random.key(0), (16, 7))
+  y = (x[:, 0] > 0).astype(jnp.float32)
+  true, padded = _padded_pair(dropout=0.0)
+  tx = optax.adamw(0.05, weight_decay=0.1)
+
+  def fit(model, params):
+    loss = lambda p: optax.sigmoid_binary_cross_entropy(model.apply({"params": p}, x), y).mean()
+    state = tx.init(params)
+    for _ in range(5):
+      updates, state = tx.update(jax.grad(loss)(params), state, params)
+      params = optax.apply_updates(params, updates)
+    return model.apply({"params": params}, x), params
+
+  true_params = true.init(jax.random.key(1), x)["params"]
+  noise = lambda a: jax.random.normal(jax.random.key(9), a.shape)
+  planted = {layer: {"kernel": jnp.where(p["kernel"] == 0, noise(p["kernel"]), p["kernel"]),
+                     "bias": p["bias"].at[true_params[layer]["bias"].size:].set(1.0)}
+             for layer, p in padded.init(jax.random.key(1), x)["params"].items()}
+  true_out, _ = fit(true, true_params)
+  padded_out, params = fit(padded, planted)
+  moved = _block(params["Dense_1"]["kernel"], true_params["Dense_1"]["kernel"])[1]
+  assert moved > 0 and moved != _block(planted["Dense_1"]["kernel"],
+                                       true_params["Dense_1"]["kernel"])[1]
+  np.testing.assert_allclose(padded_out, true_out, rtol=1e-5, atol=1e-6)

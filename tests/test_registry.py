@@ -61,7 +61,7 @@ def test_declared_metadata_is_typed_and_read_back():
 
   assert registry.info("tiny") == ModelInfo(input="sequence", value_fields=("dropout",))
   assert registry.names(input="sequence") == ["tiny"] and registry.names(input="tabular") == []
-  assert registry.info_fields() == ["input", "value_fields"]
+  assert registry.info_fields() == ["input", "value_fields", "width_field"]
 
 
 @pytest.mark.parametrize("declared,message", [
@@ -69,6 +69,9 @@ def test_declared_metadata_is_typed_and_read_back():
     ({"input": "image"}, r"declares input='image'; use one of tabular, sequence"),
     ({"value_fields": "dropout"}, r"value_fields='dropout'; use a tuple of field names"),
     ({"value_fields": ("rate",)}, r"declares value_fields 'rate', which it does not take"),
+    ({"width_field": "dropout"},  # a padded model must take its true widths too
+     r"declares width_field 'true_dropout', which it does not take"),
+    ({"width_field": ("dropout",)}, r"width_field=\('dropout',\); use a field name"),
 ])
 def test_bad_model_declarations_are_refused_at_registration(declared, message):
   registry = _model_registry()
@@ -128,7 +131,8 @@ class RegressionLike(Task):
 
 
 def test_shipped_entries_declare_what_the_pipeline_reads():
-  assert MODELS.info("mlp") == ModelInfo(input="tabular", value_fields=("dropout",))
+  assert MODELS.info("mlp") == ModelInfo(input="tabular", value_fields=("dropout",),
+                                         width_field="hidden_sizes")
   assert {MODELS.info(n).input for n in ("elman", "lstm", "gru")} == {"sequence"}
   assert BASELINES.names(task="forecast") == ["linear_autoregression",
                                               "random_forest_regression"]

@@ -268,3 +268,30 @@ def test_eval_every_skips_the_held_out_loss_between_its_epochs_and_changes_nothi
                              rtol=1e-6)
   metrics = ["auc", "accuracy", "log_loss"]
   pd.testing.assert_frame_equal(sparse.seeds[metrics], every.seeds[metrics])
+
+
+def test_padded_widths_share_one_program_per_depth_and_give_the_unpadded_rows(tmp_path):
+  # Six width patterns of two depths x two activations: four programs padded, twelve
+  # unpadded. Dropout is on, so the masks must be the unpadded ones too.
+  grid = {"model": {"hidden_sizes": ((4, 6), (8, 3), (5,), (7,), (5, 5), (3,)),
+                    "activation": ("sigmoid", "tanh")}}
+  config = _with_study(tiny_credit_config(num_seeds=2, dotted={"model.dropout": 0.2}),
+                       grid=grid, pad_widths=True)
+  plan = make_plan(config)
+  assert sorted(b.padded_widths for b in plan.buckets) == [(7,), (7,), (8, 6), (8, 6)]
+  assert {len(b.trials) for b in plan.buckets} == {3}
+  bucket = plan.buckets[0]
+  np.testing.assert_array_equal(bucket.hparams()["model"]["true_hidden_sizes"],
+                                np.repeat([t.model.fields["hidden_sizes"] for t in bucket.trials],
+                                          2, axis=0))
+  set_field(config, "study.pad_widths", False)
+  assert len(make_plan(config).buckets) == 12
+  unpadded = research.run_study(config, str(tmp_path / "unpadded"))
+  set_field(config, "study.pad_widths", True)
+  padded = research.run_study(config, str(tmp_path / "padded"))
+  rows = lambda run: pd.read_csv(os.path.join(run.workdir, "trials.csv")).drop(
+      columns="train_seconds")
+  pd.testing.assert_frame_equal(rows(padded), rows(unpadded), check_exact=False, atol=1e-5)
+  set_field(config, "study.pad_widths", "yes")
+  with pytest.raises(UserError, match="study.pad_widths must be True or False"):
+    make_plan(config)

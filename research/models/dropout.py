@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+
+from research.models.padding import true_shape_draw
 
 
 def is_concrete(value) -> bool:
@@ -21,9 +25,18 @@ class Dropout(nn.Module):
   rate: float | jax.Array
 
   @nn.compact
-  def __call__(self, x: jax.Array, *, deterministic: bool) -> jax.Array:
+  def __call__(self, x: jax.Array, *, deterministic: bool,
+               true_width: jax.Array | None = None) -> jax.Array:
+    """`true_width`: `x`'s last axis is padded past it (`research.models.padding`);
+    the mask is then the one the unpadded `[..., true_width]` input would draw."""
     if deterministic or (is_concrete(self.rate) and self.rate == 0):
       return x
     keep = 1.0 - self.rate
-    mask = jax.random.bernoulli(self.make_rng("dropout"), keep, x.shape)
+    key = self.make_rng("dropout")
+    if true_width is None:
+      mask = jax.random.bernoulli(key, keep, x.shape)
+    else:
+      rows = math.prod(x.shape[:-1])
+      mask = true_shape_draw(lambda k, s: jax.random.bernoulli(k, keep, s), key,
+                             (rows, x.shape[-1]), rows, true_width, False).reshape(x.shape)
     return jax.lax.select(mask, x / keep, jnp.zeros_like(x))

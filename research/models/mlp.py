@@ -4,13 +4,16 @@ from collections.abc import Sequence
 
 import flax.linen as nn
 import jax
+import jax.numpy as jnp
 
 from research.errors import UserError
+from research.models import padding
 from research.models.dropout import Dropout, is_concrete
+from research.models.padding import MaskedDense
 from research.registry import ACTIVATIONS, MODELS
 
 
-@MODELS.register("mlp", input="tabular", value_fields=("dropout",))
+@MODELS.register("mlp", input="tabular", value_fields=("dropout",), width_field="hidden_sizes")
 class MLP(nn.Module):
   """Dense layers with one activation, dropout after each, and one logit out.
 
@@ -20,10 +23,14 @@ class MLP(nn.Module):
     hidden_sizes: widths of the hidden layers, input side first.
     activation: a name registered in `ACTIVATIONS` (sigmoid, tanh, relu, ...).
     dropout: rate applied after every hidden activation (0 disables it).
+    true_hidden_sizes: `[layers]` ints when `hidden_sizes` is padded to a study
+      bucket's widest (`research.models.padding`): the member's own widths,
+      which it then computes exactly; None (the default) for no padding.
   """
   hidden_sizes: Sequence[int] = (50, 100, 200)
   activation: str = "sigmoid"
   dropout: float | jax.Array = 0.0
+  true_hidden_sizes: jax.Array | None = None
 
   def __post_init__(self):
     ACTIVATIONS.get(self.activation)  # fail at construction, not inside jit
@@ -39,7 +46,21 @@ class MLP(nn.Module):
   def __call__(self, x: jax.Array, *, train: bool = False) -> jax.Array:
     """Maps features `[..., d]` to logits `[...]` of the positive class."""
     activation = ACTIVATIONS.get(self.activation)
+    if self.true_hidden_sizes is not None:
+      return self._padded(x, activation, train)
     for width in self.hidden_sizes:
       x = activation(nn.Dense(width)(x))
       x = Dropout(self.dropout)(x, deterministic=not train)
     return nn.Dense(1)(x)[..., 0]
+
+  def _padded(self, x: jax.Array, activation, train: bool) -> jax.Array:
+    """The same network at padded widths; modules get the unpadded one's names, so
+    they draw the same initial values and dropout masks."""
+    fan_in = x.shape[-1]
+    for layer, width in enumerate(self.hidden_sizes):
+      active = self.true_hidden_sizes[layer]
+      x = activation(MaskedDense(width, name=f"Dense_{layer}")(x, fan_in, active))
+      x = jnp.where(padding.units(width, active), x, 0)  # sigmoid(0) is not 0
+      x = Dropout(self.dropout)(x, deterministic=not train, true_width=active)
+      fan_in = active
+    return MaskedDense(1, name=f"Dense_{len(self.hidden_sizes)}")(x, fan_in, 1)[..., 0]

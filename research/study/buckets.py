@@ -4,7 +4,10 @@ Floats that `vmap` can carry (the optimizer's float fields, and the model's
 declared `value_fields` such as dropout when the study varies them) travel as
 per-member arrays. Every other field fixes shapes or the program itself, so
 trials that agree on all of those share one bucket, and one compilation
-trains all of their members.
+trains all of their members. With `study.pad_widths`, trials whose models
+differ only in layer widths (a model's declared `width_field`, same number of
+layers) share a bucket too: its program is built at their widest widths and
+each member computes its own network inside it (`research.models.padding`).
 """
 
 from __future__ import annotations
@@ -33,10 +36,15 @@ class Bucket:
       has a single program).
     trials: its trials; their members are stacked trial after trial.
     vmapped_model_fields: model fields that vary per member (as arrays).
+    width_field: the model field padded to `padded_widths` ('' if none); each
+      member's own widths travel as ints in `true_<width_field>`.
+    padded_widths: the widest width of each layer among the trials.
   """
   label: str
   trials: tuple["Trial", ...]
   vmapped_model_fields: tuple[str, ...]
+  width_field: str = ""
+  padded_widths: tuple[int, ...] = ()
 
   @property
   def first(self) -> "Trial":
@@ -57,13 +65,26 @@ class Bucket:
     groups = [g for trial in self.trials for g in trial.groups]
     return seeding.group_keys(groups, base_seed)
 
+  @property
+  def model_fields(self) -> Mapping[str, Any]:
+    """The fields its program's model is built with (padded widths, if any)."""
+    fields = dict(self.first.model.fields)
+    if self.width_field:
+      fields[self.width_field] = self.padded_widths
+    return fields
+
   def hparams(self) -> dict[str, dict[str, np.ndarray]]:
-    """Per-member float hyperparameters: `{'optimizer': {...}, 'model': {...}}`."""
+    """Per-member hyperparameters: `{'optimizer': {...}, 'model': {...}}`, floats (and
+    each member's true widths as `[layers]` ints, when padded)."""
     members = [trial for trial in self.trials for group in trial.groups for _ in group.seeds]
+    model = {name: np.array([float(t.model.fields[name]) for t in members], np.float32)
+             for name in self.vmapped_model_fields}
+    if self.width_field:
+      model[f"true_{self.width_field}"] = np.array(
+          [t.model.fields[self.width_field] for t in members], np.int32)
     return {"optimizer": {name: np.array([t.optimizer.floats[name] for t in members],
                                          np.float32) for name in members[0].optimizer.floats},
-            "model": {name: np.array([float(t.model.fields[name]) for t in members], np.float32)
-                      for name in self.vmapped_model_fields}}
+            "model": model}
 
   def per_trial(self, outputs: Mapping[str, Any]) -> dict[int, dict[str, Any]]:
     """Splits the bucket's stacked outputs (a nested mapping of arrays) into each
@@ -74,29 +95,44 @@ class Bucket:
             for trial, end in zip(self.trials, ends)}
 
 
-def buckets(trials: Sequence["Trial"]) -> list[Bucket]:
-  """Trials grouped by everything but their vmapped floats, in first-seen order."""
+def buckets(trials: Sequence["Trial"], pad_widths: bool = False) -> list[Bucket]:
+  """Trials grouped by everything but their vmapped floats (and, with `pad_widths`,
+  their layer widths), in first-seen order."""
   varied = {path for trial in trials for path in trial.values}
   grouped: dict[str, list["Trial"]] = {}
   fields_of: dict[str, tuple[str, ...]] = {}
   for trial in trials:
-    value_fields = MODELS.info(trial.model.name).value_fields
-    vmapped = tuple(f for f in value_fields if f"model.{f}" in varied and f in trial.model.fields)
-    key = _static_key(trial, vmapped)
+    info = MODELS.info(trial.model.name)
+    vmapped = tuple(f for f in info.value_fields
+                    if f"model.{f}" in varied and f in trial.model.fields)
+    padded = info.width_field if pad_widths and info.width_field in trial.model.fields else ""
+    key = _static_key(trial, vmapped, padded)
     grouped.setdefault(key, []).append(trial)
     fields_of[key] = vmapped
   single = len(grouped) == 1
   return [Bucket(label="members" if single else f"bucket-{number:03d}", trials=tuple(group),
-                 vmapped_model_fields=fields_of[key])
+                 vmapped_model_fields=fields_of[key], **_padding(group, pad_widths))
           for number, (key, group) in enumerate(grouped.items())]
 
 
-def _static_key(trial: "Trial", vmapped_model_fields: Sequence[str]) -> str:
-  """The trial's config as JSON with its per-member floats blanked out."""
+def _padding(trials: Sequence["Trial"], pad_widths: bool) -> dict[str, Any]:
+  """The bucket's `width_field` and `padded_widths`, if its trials' widths differ."""
+  field = MODELS.info(trials[0].model.name).width_field if pad_widths else ""
+  widths = {tuple(t.model.fields[field]) for t in trials} if field else set()
+  if len(widths) < 2:  # one shape: the program is the unpadded one
+    return {}
+  return {"width_field": field, "padded_widths": tuple(int(max(w)) for w in zip(*widths))}
+
+
+def _static_key(trial: "Trial", vmapped_model_fields: Sequence[str], padded: str) -> str:
+  """The trial's config as JSON with its per-member floats blanked out (and the
+  widths of a `padded` field, but not their number)."""
   static = json.loads(trial.config_json)
   for name in trial.optimizer.floats:
     static["optimizer"][name] = "<per member>"
   model = next(iter(static["models"].values())) if "models" in static else static["model"]
   for name in vmapped_model_fields:
     model[name] = "<per member>"
+  if padded:
+    model[padded] = f"<{len(model[padded])} padded layers>"
   return json.dumps(static, sort_keys=True, default=str)
