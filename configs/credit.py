@@ -17,8 +17,9 @@ def get_config() -> ml_collections.ConfigDict:
   # Sources of randomness that change from member to member; the others stay at
   # `seed`'s value. Any of: split, init, order (minibatch order), dropout.
   config.vary = ("split", "init", "order", "dropout")
-  # Members train in chunks of this many, each saved when done, so a killed run
-  # resumes where it stopped (rerun with the same --workdir); 0 = one chunk.
+  # Members train in chunks of at most this many (split evenly), each saved when
+  # done, so a killed run resumes where it stopped (rerun with the same --workdir);
+  # 0 = one chunk.
   config.chunk_size = 16
 
   config.data = ml_collections.ConfigDict()

@@ -81,9 +81,18 @@ class CompiledMembers:
     return chunk_bounds(self.num_members, self.chunk_size)
 
 
+def chunk_members(num_members: int, chunk_size: int) -> int:
+  """Members per chunk: at most `chunk_size` (0: all), split evenly, since every chunk
+  runs at one width and a short last chunk would train copies (24 members in chunks
+  of 16 are two chunks of 12, not 16 and 8 padded to 16)."""
+  if chunk_size <= 0 or chunk_size >= num_members:
+    return num_members
+  return -(-num_members // -(-num_members // chunk_size))
+
+
 def chunk_bounds(num_members: int, chunk_size: int) -> list[tuple[int, int]]:
-  """`[(start, end)]` of the chunks of `num_members` members (`chunk_size` 0: one chunk)."""
-  size = min(chunk_size, num_members) if chunk_size > 0 else num_members
+  """`[(start, end)]` of the chunks of `num_members` members (`chunk_members`)."""
+  size = chunk_members(num_members, chunk_size)
   return [(start, min(start + size, num_members)) for start in range(0, num_members, size)]
 
 
@@ -117,7 +126,7 @@ def compile_members(job: MemberJob, chunk_size: int = 0, progress: Progress | No
   Raises:
     UserError: a chunk would need more memory than the devices have.
   """
-  size = min(chunk_size, job.num_members) if chunk_size > 0 else job.num_members
+  size = chunk_members(job.num_members, chunk_size)
   device_mesh = strategies.mesh(devices)
   width = strategies.padded_size(size, device_mesh)
   program, sharding = strategies.program(job.train, job.strategy, job.vmap_size, device_mesh)
