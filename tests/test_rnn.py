@@ -7,7 +7,7 @@ import pytest
 
 import research.models  # noqa: F401
 from research.errors import UserError
-from research.models.rnn import lstm_step
+from research.models.lstm_scan import lstm_scan
 from research.registry import MODELS
 
 
@@ -134,20 +134,31 @@ def test_bad_rnn_fields(fields, message):
     MODELS.get("lstm")(**fields)
 
 
-def test_lstm_step_gradients_match_the_textbook_gates():
-  """The one-sigmoid LSTM step (tanh via sigmoid) trains like the four-activation form."""
-  def textbook(carry, x_proj, recurrent):
+@pytest.mark.parametrize("reverse", [False, True])
+def test_the_lstm_scan_and_its_hand_written_gradients_match_autodiff_of_the_textbook(reverse):
+  """The one-sigmoid LSTM (tanh via sigmoid) with its own backward pass (the kernel's
+  gradient as one product after the reverse scan) against autodiff of the
+  four-activation form, in both directions."""
+  def textbook(carry, x_proj, kernel):
     c, h = carry
-    i, f, g, o = jnp.split(x_proj + h @ recurrent["kernel"], 4, axis=-1)
+    i, f, g, o = jnp.split(x_proj + h @ kernel, 4, axis=-1)
     c = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g)
-    return c, jax.nn.sigmoid(o) * jnp.tanh(c)
+    h = jax.nn.sigmoid(o) * jnp.tanh(c)
+    return (c, h), h
+
+  def textbook_scan(x_proj, kernel):
+    zeros = jnp.zeros(x_proj.shape[1:-1] + (kernel.shape[0],))
+    return jax.lax.scan(lambda carry, xp: textbook(carry, xp, kernel), (zeros, zeros), x_proj,
+                        reverse=reverse)[1]
 
   rng = np.random.default_rng(0)
-  carry = tuple(jnp.asarray(rng.normal(size=(3, 5)), jnp.float32) for _ in range(2))
-  x_proj = jnp.asarray(2 * rng.normal(size=(3, 20)), jnp.float32)
-  recurrent = {"kernel": jnp.asarray(rng.normal(size=(5, 20)), jnp.float32)}
-  loss = lambda step: lambda *args: sum(jnp.sum(jnp.sin(v)) for v in step(*args))
-  got = jax.grad(loss(lstm_step), argnums=(0, 1, 2))(carry, x_proj, recurrent)
-  expected = jax.grad(loss(textbook), argnums=(0, 1, 2))(carry, x_proj, recurrent)
-  for a, b in zip(jax.tree_util.tree_leaves(got), jax.tree_util.tree_leaves(expected)):
-    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+  x_proj = jnp.asarray(2 * rng.normal(size=(6, 3, 20)), jnp.float32)  # [time, batch, 4 x 5]
+  kernel = jnp.asarray(rng.normal(size=(5, 20)), jnp.float32)
+  weights = jnp.asarray(rng.normal(size=(6, 3, 5)), jnp.float32)
+  loss = lambda scan: lambda x, k: jnp.sum(jnp.sin(scan(x, k)) * weights)
+  np.testing.assert_allclose(lstm_scan(x_proj, kernel, reverse), textbook_scan(x_proj, kernel),
+                             rtol=1e-5, atol=1e-6)
+  got = jax.grad(loss(lambda x, k: lstm_scan(x, k, reverse)), argnums=(0, 1))(x_proj, kernel)
+  expected = jax.grad(loss(textbook_scan), argnums=(0, 1))(x_proj, kernel)
+  for a, b in zip(got, expected):
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)

@@ -29,6 +29,7 @@ import jax.numpy as jnp
 
 from research.errors import UserError
 from research.models.dropout import Dropout, is_concrete
+from research.models.lstm_scan import lstm_scan
 from research.registry import ACTIVATIONS, MODELS
 
 GATES = {"elman": 1, "lstm": 4, "gru": 3}
@@ -37,23 +38,6 @@ GATES = {"elman": 1, "lstm": 4, "gru": 3}
 def elman_step(h, x_proj, recurrent, activation):
   """One Elman step from the precomputed input projection."""
   return activation(x_proj + h @ recurrent["kernel"])
-
-
-def lstm_step(carry, x_proj, recurrent):
-  """One LSTM step; `carry` is `(c, h)`.
-
-  All four gates go through one sigmoid, with tanh(g) = 2 sigmoid(2g) - 1:
-  one elementwise pass instead of several makes training 7% faster on CPU
-  (benchmarks/RESULTS.md); the values agree with the textbook form to float32
-  rounding (tests/test_rnn.py).
-  """
-  c, h = carry
-  pre = x_proj + h @ recurrent["kernel"]
-  size = pre.shape[-1] // 4
-  doubled = jnp.ones(4 * size, pre.dtype).at[2 * size:3 * size].set(2.0)
-  i, f, g, o = jnp.split(jax.nn.sigmoid(pre * doubled), 4, axis=-1)
-  c = f * c + i * (2 * g - 1)
-  return c, o * jnp.tanh(c)
 
 
 def gru_step(h, x_proj, recurrent):
@@ -91,9 +75,9 @@ class RecurrentLayer(nn.Module):
       activation = ACTIVATIONS.get(self.activation)
       step = lambda h, xp: (elman_step(h, xp, recurrent, activation),) * 2
       carry = h0
-    elif self.cell == "lstm":
-      step = lambda c_h, xp: (lambda new: (new, new[1]))(lstm_step(c_h, xp, recurrent))
-      carry = (h0, h0)
+    elif self.cell == "lstm":  # its backward pass is hand-written (research.models.lstm_scan)
+      time_major = jnp.moveaxis(x_proj, -2, 0)
+      return jnp.moveaxis(lstm_scan(time_major, recurrent["kernel"], self.reverse), 0, -2)
     else:
       step = lambda h, xp: (gru_step(h, xp, recurrent),) * 2
       carry = h0
