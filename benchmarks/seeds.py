@@ -15,8 +15,11 @@ another. Its time for S seeds is S x the median time of one seed, measured on
 `--torch-seeds` seeds: the loop is sequential, so the time is linear in S, and
 measuring 128 PyTorch seeds of every workload would take hours on 2 cores.
 This project trains all S seeds at once (its `train.members` strategy, with
-the member axis sharded over `--devices` forced host devices). The two sides
-alternate `--repeats` times in one process and medians are reported.
+the member axis sharded over `--devices` forced host devices). Both sides do
+the same work: the training steps, and the held-out loss after every epoch
+(what this project records for the loss curves by default; PyTorch computes
+it under `no_grad`). The two sides alternate `--repeats` times in one process
+and medians are reported.
 
 Quality check: each side's mean test metric (AUC, MAE) should lie within one
 standard deviation (across seeds) of the other's ("same"); otherwise the
@@ -162,11 +165,13 @@ class Workload:
     generator = torch.Generator().manual_seed(seed)
     if self.is_rnn:
       x_train, y_train, x_test, actual = self._rnn_arrays()
+      y_test_tensor = torch.from_numpy(self.data.targets[self.data.test_start:].astype(np.float32))
       model = TorchRecurrent(self.name, 64)
       loss_fn = torch.nn.MSELoss()
       lr = 1e-3
     else:
       x_train, y_train, x_test, y_test = self._mlp_arrays(seed)
+      y_test_tensor = torch.from_numpy(np.asarray(y_test, np.float32))[:, None]
       widths = [x_train.shape[1], 50, 100, 200]
       layers = []
       for a, b in zip(widths, widths[1:]):
@@ -185,6 +190,8 @@ class Workload:
         loss = loss_fn(model(x_train[index]), y_train[index])
         loss.backward()
         optimizer.step()
+      with torch.no_grad():  # the held-out loss curve, as ours records it (train.eval_every)
+        loss_fn(model(x_test), y_test_tensor)
     seconds = time.perf_counter() - start
     with torch.no_grad():
       out = model(x_test).numpy()

@@ -1,13 +1,14 @@
 """A study's whole wall time, compilation included, against an earlier commit.
 
   python benchmarks/study_time.py --before=7323e92 [--config=configs/credit_architectures.py]
-      [--flags=--config.num_seeds=8] [--rounds=1]
+      [--flags=--config.num_seeds=8] [--after-flags=... ...] [--rounds=1]
 
 Runs `launch.py` on the config twice in a row at the earlier commit (a git
 worktree of it in a temp folder; it compiles every program both times) and
 twice at this checkout with a new, empty compilation cache (the first run
-compiles and fills it, the second loads from it), alternating the two sides
-round by round, and prints the wall times and their ratios. Every run writes
+compiles and fills it, the second loads from it), and as often again for each
+`--after-flags` (more overrides at this checkout, each with its own empty
+cache), alternating the sides round by round, and prints the wall times and their ratios. Every run writes
 into a new folder and reports nothing (`--config.report=False`), so the time
 is compiling, training, fitting the baselines and writing the result files.
 """
@@ -46,31 +47,39 @@ def main() -> None:
   parser.add_argument("--before", required=True, help="the earlier commit")
   parser.add_argument("--config", default="configs/credit_architectures.py")
   parser.add_argument("--flags", default="--config.num_seeds=8",
-                      help="config overrides, separated by spaces")
+                      help="config overrides for both sides, separated by spaces")
+  parser.add_argument("--after-flags", action="append", default=None,
+                      help="more overrides for this checkout only; given several times, "
+                      "each is one more side (e.g. '' and '--config.study.pad_widths=True')")
   parser.add_argument("--rounds", type=int, default=1)
   args = parser.parse_args()
   flags = args.flags.split()
+  afters = {("after" + (f" [{extra}]" if extra else "")): extra.split()
+            for extra in (args.after_flags or [""])}
   with tempfile.TemporaryDirectory() as tmp:
     before = os.path.join(tmp, "before")
     subprocess.run(["git", "-C", HERE, "worktree", "add", "--detach", before, args.before],
                    check=True, capture_output=True)
+    sides = [("before", before, [])] + [(name, HERE, extra) for name, extra in afters.items()]
     try:
-      times = {key: [] for key in ("before 1st", "before 2nd", "after 1st", "after 2nd")}
+      times = {f"{side} {run}": [] for side, _, _ in sides for run in ("1st", "2nd")}
       for round_number in range(args.rounds):
-        for side, root in (("before", before), ("after", HERE)):
-          cache = None if side == "before" else os.path.join(tmp, f"cache-{round_number}")
+        for number, (side, root, extra) in enumerate(sides):
+          cache = None if side == "before" else os.path.join(tmp, f"cache-{round_number}-{number}")
           for run in ("1st", "2nd"):
-            workdir = os.path.join(tmp, f"{side}-{round_number}-{run}")
-            times[f"{side} {run}"].append(timed_launch(root, args.config, flags, workdir, cache))
+            workdir = os.path.join(tmp, f"{number}-{round_number}-{run}")
+            times[f"{side} {run}"].append(timed_launch(root, args.config, flags + extra,
+                                                       workdir, cache))
             print(f"{side} {run} run: {times[f'{side} {run}'][-1]:.1f} s", flush=True)
     finally:
       subprocess.run(["git", "-C", HERE, "worktree", "remove", "--force", before],
                      capture_output=True)
   best = {key: min(values) for key, values in times.items()}
+  ratios = {side: {"first_run_ratio": best[f"{side} 1st"] / best["before 1st"],
+                   "second_run_ratio": best[f"{side} 2nd"] / best["before 1st"]}
+            for side in afters}
   print(json.dumps({"config": args.config, "flags": flags, "before": args.before,
-                    "seconds": best,
-                    "first_run_ratio": best["after 1st"] / best["before 1st"],
-                    "second_run_ratio": best["after 2nd"] / best["before 1st"]}, indent=2))
+                    "seconds": best, "ratios": ratios}, indent=2))
 
 
 if __name__ == "__main__":
