@@ -28,6 +28,7 @@ from research.optim import OptimizerSpec
 from research.registry import MODELS
 from research.study import buckets as study_buckets
 from research.study import space
+from research.study.spec import StudySpec, study_spec
 from research.tasks import Task, get_task
 from research.train import strategies
 from research.trees import tuples
@@ -62,34 +63,6 @@ class BaselineSpec:
   """A `BASELINES` entry and its fields from `config.baselines.<name>`."""
   name: str
   options: Mapping[str, Any]
-
-
-SELECT_ON = ("validation", "test")
-
-
-@dataclasses.dataclass(frozen=True)
-class StudySpec:
-  """A grid or search.
-
-  Attributes:
-    metric: the metric trials are ranked by.
-    search_per_seed: each seed runs its own search.
-    select_on: 'validation' (a part held out of the training data, so the test
-      split judges only the chosen trial) or 'test' (the old, optimistic way).
-    validation_fraction: the share of the training data held out to select on.
-    pad_widths: trials differing only in layer widths share one program, padded
-      to their widest (`research.study.buckets`).
-  """
-  metric: str
-  search_per_seed: bool
-  select_on: str = "validation"
-  validation_fraction: float = 0.2
-  pad_widths: bool = False
-
-  @property
-  def validation(self) -> float:
-    """The share of the training data the networks do not train on (0: none)."""
-    return self.validation_fraction if self.select_on == "validation" else 0.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -207,7 +180,7 @@ def make_plan(config: ml_collections.ConfigDict) -> Plan:
   trials = tuple(_trial(index, point, groups if not in_study else
                         [dataclasses.replace(groups[0], seeds=point.seeds)], task)
                  for index, point in enumerate(points))
-  study = _study(config, task) if in_study else None
+  study = study_spec(config, task) if in_study else None
   report = bool(config.get("report", True))
   files = (*results.RUN_FILES, *task.files, *(results.STUDY_FILES if study else ()),
            *(results.VARIANCE_FILES if len(trials[0].groups) > 1 else ()),
@@ -224,26 +197,6 @@ def make_plan(config: ml_collections.ConfigDict) -> Plan:
       report=report, config=frozen(config.to_dict()),
       estimate_time=bool(config.get("estimate_time", False)),
       devices=tuple(str(d) for d in jax.devices()), files=tuple(dict.fromkeys(files)))
-
-
-def _study(config: ml_collections.ConfigDict, task: Task) -> StudySpec:
-  """The study's ranking metric and how it selects, checked."""
-  section = config.study
-  metric = (section.get("metric") or "") or task.metrics[0]
-  if metric not in task.metrics:
-    raise UserError(f"study.metric must be one of {', '.join(task.metrics)}, got {metric!r}")
-  select_on = section.get("select_on", "validation")
-  if select_on not in SELECT_ON:
-    raise UserError(f"study.select_on must be one of {', '.join(SELECT_ON)}, got {select_on!r}")
-  fraction = section.get("validation_fraction", 0.2)
-  if select_on == "validation" and not (isinstance(fraction, float) and 0 < fraction < 1):
-    raise UserError(f"study.validation_fraction must be between 0 and 1, got {fraction!r}")
-  pad_widths = section.get("pad_widths", False)
-  if not isinstance(pad_widths, bool):
-    raise UserError(f"study.pad_widths must be True or False, got {pad_widths!r}")
-  return StudySpec(metric=metric, search_per_seed=bool(section.get("search_per_seed")),
-                   select_on=select_on, validation_fraction=float(fraction),
-                   pad_widths=pad_widths)
 
 
 def _trial(index: int, point: space.Point, groups: Sequence[seeding.MemberGroup],

@@ -21,7 +21,7 @@ import pandas as pd
 
 from research import results, stats
 from research.errors import UserError
-from research.plan import SELECT_ON
+from research.study.spec import study_spec
 from research.study import sampler as samplers
 from research.study import tables as study_tables
 from research.study.space import MODELS_AXIS, apply_values, check_space
@@ -69,13 +69,8 @@ class SearchSpec:
       if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise UserError(f"study.{field} must be a positive integer, got {value!r}")
     task = get_task(config.get("task", "classification"))
-    metric = study.get("metric") or task.metrics[0]
-    if metric not in task.metrics:
-      raise UserError(f"study.metric must be one of {', '.join(task.metrics)}, got {metric!r}")
-    select_on = study.get("select_on", "validation")
-    if select_on not in SELECT_ON:
-      raise UserError(f"study.select_on must be one of {', '.join(SELECT_ON)}, got "
-                      f"{select_on!r}")
+    checked = study_spec(config, task)  # what a batch's plan checks, before anything runs
+    metric, select_on = checked.metric, checked.select_on
     models = tuple(config.models) if "models" in config else ()
     space = samplers.search_space(search, models)
     spec = cls(sampler=str(study.sampler), seed=int(study.get("seed", 0)),
