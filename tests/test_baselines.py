@@ -12,6 +12,7 @@ import research
 from research import metrics, seeding
 from research.registry import BASELINES
 from research.report import terminal
+from research.tasks import classification, get_task
 from research.tasks.classification import member_split
 from research.programs import first_program
 from tests.conftest import tiny_credit_config
@@ -60,6 +61,22 @@ def test_baseline_is_fitted_on_the_members_training_rows(with_baselines):
   rows = result.seeds.set_index(["model", "seed"])
   assert rows.loc[("logistic_regression", seed), "auc"] == pytest.approx(auc, abs=1e-9)
   assert rows.loc[("logistic_regression", seed), "train_seconds"] > 0
+
+
+def test_baselines_share_one_draw_of_the_members_splits(monkeypatch):
+  config = tiny_credit_config()
+  data = first_program(config)[3]
+  task = get_task("classification")
+  calls = []
+  monkeypatch.setattr(classification, "member_split",
+                      lambda *args: calls.append(1) or member_split(*args))
+  keys = seeding.member_keys([0, 1], config.seed)["split"]
+  first, again = task.member_splits(data, keys), task.member_splits(data, keys)
+  assert again is first and len(calls) == 1  # traced once, for both members
+  other = task.member_splits(data, seeding.member_keys([2, 3], config.seed)["split"])
+  assert len(calls) == 2 and not np.array_equal(other.test_index, first.test_index)
+  np.testing.assert_array_equal(first.test_index[1], jax.device_get(
+      member_split(keys[1], data.table, config.data.test_fraction)).test_index)
 
 
 def test_comparison_file_and_terminal_table(with_baselines):

@@ -42,6 +42,23 @@ def test_every_strategy_gives_the_same_members():
     np.testing.assert_array_equal(outputs[strategy]["test_index"], outputs["vmap"]["test_index"])
 
 
+def test_cpu_programs_compile_at_level_one_with_the_same_members():
+  """The members programs on CPU are compiled with `CPU_COMPILER_OPTIONS`, and what
+  they train equals XLA's default level to float rounding."""
+  assert strategies.compiler_options("cpu") == {"xla_backend_optimization_level": 1}
+  assert strategies.compiler_options("gpu") is None
+  train, keys, hparams, _ = first_program(tiny_credit_config(num_seeds=2))
+  program, _ = strategies.program(train, "vmap", 8, None)
+  lowered = program.lower(keys, hparams)
+  assert lowered._lowering._compiler_options_kvs == (  # pylint: disable=protected-access
+      ("xla_backend_optimization_level", 1),)
+  default = jax.jit(jax.vmap(train)).lower(keys, hparams).compile()
+  ours, xla_default = jax.device_get((lowered.compile()(keys, hparams), default(keys, hparams)))
+  np.testing.assert_allclose(ours.predictions["test_logit"], xla_default.predictions["test_logit"],
+                             rtol=1e-5, atol=1e-6)
+  np.testing.assert_allclose(ours.train_loss, xla_default.train_loss, rtol=1e-5)
+
+
 SHARDED_RUN = textwrap.dedent("""
     import os, sys
     os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=4"

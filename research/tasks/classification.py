@@ -192,10 +192,19 @@ class Classification(Task):
                          for rows, prob, logit in zip(index, predictions[f"{part}_prob"],
                                                       logits)])
 
+  def member_splits(self, data: ClassificationData, split_keys: jax.Array) -> MemberSplit:
+    """Every member's split on the host (`[members]` stacked), drawn once per data and
+    keys and shared by the baselines (drawing it is a compiled program of its own)."""
+    memo = self.__dict__.setdefault("_splits", {})
+    key = (id(data), np.asarray(jax.random.key_data(split_keys)).tobytes())
+    if key not in memo:
+      memo[key] = data, jax.device_get(jax.jit(jax.vmap(lambda split_key: member_split(
+          split_key, data.table, data.test_fraction, data.validation_fraction)))(split_keys))
+    return memo[key][1]  # the data is kept with it, so its id cannot be reused meanwhile
+
   def fit_baseline(self, name: str, options: Mapping[str, Any], data: ClassificationData,
                    members: BaselineMembers) -> Arrays:
-    splits = jax.device_get(jax.jit(jax.vmap(lambda key: member_split(
-        key, data.table, data.test_fraction, data.validation_fraction)))(members.split_keys))
+    splits = self.member_splits(data, members.split_keys)
 
     def fit(member: int) -> tuple[np.ndarray, float]:
       estimator = BASELINES.get(name)(random_state=int(members.random_states[member]),
