@@ -42,11 +42,14 @@ def test_every_strategy_gives_the_same_members():
     np.testing.assert_array_equal(outputs[strategy]["test_index"], outputs["vmap"]["test_index"])
 
 
-def test_cpu_programs_compile_at_level_one_with_the_same_members():
+def test_cpu_programs_compile_at_level_one_with_the_same_members(monkeypatch):
   """The members programs on CPU are compiled with `CPU_COMPILER_OPTIONS`, and what
   they train equals XLA's default level to float rounding."""
   assert strategies.compiler_options("cpu") == {"xla_backend_optimization_level": 1}
   assert strategies.compiler_options("gpu") is None
+  monkeypatch.setenv("XLA_FLAGS", "--xla_backend_optimization_level=3")
+  assert strategies.compiler_options("cpu") is None  # the user's own level stands
+  monkeypatch.delenv("XLA_FLAGS")
   train, keys, hparams, _ = first_program(tiny_credit_config(num_seeds=2))
   program, _ = strategies.program(train, "vmap", 8, None)
   lowered = program.lower(keys, hparams)

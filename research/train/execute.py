@@ -23,7 +23,7 @@ import jax
 import numpy as np
 from absl import logging
 
-from research import compile_cache, hosts
+from research import hosts
 from research.errors import UserError
 from research.progress import Progress
 from research.train import strategies
@@ -66,7 +66,6 @@ class CompiledMembers:
     memory_bytes: XLA's estimate of the memory one call needs on a device
       (arguments, outputs and temporaries).
     output_bytes: the size of one member's outputs (what a saved chunk holds).
-    from_cache: loaded from the persistent compilation cache, not compiled.
   """
   train: Callable
   chunk_size: int
@@ -75,7 +74,6 @@ class CompiledMembers:
   compile_seconds: float
   memory_bytes: int = 0
   output_bytes: int = 0
-  from_cache: bool = False
 
   def chunks(self) -> list[tuple[int, int]]:
     return chunk_bounds(self.num_members, self.chunk_size)
@@ -135,12 +133,9 @@ def compile_members(job: MemberJob, chunk_size: int = 0, progress: Progress | No
   padding = np.minimum(np.arange(width), job.num_members - 1)
   take = lambda tree: place(jax.tree_util.tree_map(lambda a: a[padding], tree))
   arguments = take(job.keys), take(job.hparams)
-  before = dict(compile_cache.counts)
   start = time.perf_counter()
   compiled = program.lower(*arguments).compile()
   seconds = time.perf_counter() - start
-  from_cache = (compile_cache.counts["hits"] > before.get("hits", 0)
-                and compile_cache.counts["misses"] == before.get("misses", 0))
   logging.info("%s: compiled chunks of %d members (%s, %d device(s)) in %.1f s", job.label,
                width, job.strategy, device_mesh.size if device_mesh else 1, seconds)
   if progress:
@@ -151,7 +146,7 @@ def compile_members(job: MemberJob, chunk_size: int = 0, progress: Progress | No
   outputs = getattr(compiled.memory_analysis(), "output_size_in_bytes", 0) or 0
   return CompiledMembers(train=lambda keys, hparams: compiled(place(keys), place(hparams)),
                          chunk_size=size, width=width, num_members=job.num_members,
-                         compile_seconds=seconds, memory_bytes=needed, from_cache=from_cache,
+                         compile_seconds=seconds, memory_bytes=needed,
                          output_bytes=int(outputs * devices / width))
 
 
@@ -221,20 +216,16 @@ def run_jobs(jobs: Sequence[MemberJob], store: ChunkStore, chunk_size: int,
 
   `first` is the first job's program if the caller compiled it already. The
   others compile, in order, on `workers` threads while the earlier ones train.
-  By default that is half the cores (at least one): XLA's CPU compiler already
-  keeps more than one core busy, so on 2 cores two compilations at once take as
-  long as one after the other (benchmarks/RESULTS.md). When the first program
-  came from the compilation cache the others likely do too, and what is left is
-  tracing, so every core gets a thread. Jobs whose chunks are all saved are not
-  compiled at all. On a worker process the outputs are None.
+  By default that is one per core (XLA releases the GIL while it compiles;
+  on 2 cores, with compilation at level 1, two threads made an 18-program study
+  6% faster than one, benchmarks/RESULTS.md). Jobs whose chunks are all saved
+  are not compiled at all. On a worker process the outputs are None.
   """
   def prepare(job: MemberJob) -> CompiledMembers | None:
     return None if is_saved(job, store.saved, chunk_size) else compile_members(
         job, chunk_size, progress)
 
-  cores = os.cpu_count() or 2
-  workers = workers or (cores if first is not None and first.from_cache else max(1, cores // 2))
-  pool = concurrent.futures.ThreadPoolExecutor(max_workers=workers)
+  pool = concurrent.futures.ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 2)
   try:
     upcoming = [pool.submit(prepare, job) for job in jobs[1:]]
     programs = [first if first is not None else prepare(jobs[0])]

@@ -22,6 +22,7 @@ own members. All strategies and device counts give the same members' results
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 
 import jax
@@ -41,8 +42,13 @@ CPU_COMPILER_OPTIONS = {"xla_backend_optimization_level": 1}
 
 
 def compiler_options(backend: str | None = None) -> dict[str, int] | None:
-  """XLA options for the members programs on `backend` (default: JAX's); None: XLA's own."""
-  return dict(CPU_COMPILER_OPTIONS) if (backend or jax.default_backend()) == "cpu" else None
+  """XLA options for the members programs on `backend` (default: JAX's); None: XLA's own,
+  also where `XLA_FLAGS` sets the level itself (`--xla_backend_optimization_level=3`
+  restores XLA's default)."""
+  if (backend or jax.default_backend()) != "cpu" or (
+      "xla_backend_optimization_level" in os.environ.get("XLA_FLAGS", "")):
+    return None
+  return dict(CPU_COMPILER_OPTIONS)
 
 
 def resolve(strategy: str, model_input: str, backend: str | None = None) -> str:
