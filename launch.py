@@ -17,7 +17,7 @@ import ml_collections
 from ml_collections import config_flags
 
 import research
-from research import compile_cache, hosts, programs, search, stops
+from research import baseline_cache, compile_cache, hosts, programs, search, stops
 from research.errors import UserError
 from research.report import terminal
 
@@ -37,6 +37,10 @@ _CACHE = flags.DEFINE_string(
     "compilation_cache", compile_cache.default_dir(),
     "Folder of JAX's persistent compilation cache (compiled programs are reused across "
     "runs); empty to turn it off.")
+_BASELINE_CACHE = flags.DEFINE_string(
+    "baseline_cache", baseline_cache.default_dir(),
+    "Folder where fitted baselines are kept for the next run of the same data, seeds and "
+    "code; empty to turn it off.")
 _DRY_RUN = flags.DEFINE_bool(
     "dry_run", False, "Print the plan (programs, members, memory) and exit; writes nothing.")
 flags.mark_flag_as_required("config")
@@ -96,6 +100,7 @@ def main(argv):
             "folders of .py files", file=sys.stderr)
       sys.exit(2)
   compile_cache.enable(_CACHE.value)
+  baseline_cache.enable(_BASELINE_CACHE.value)
   try:
     if _DRY_RUN.value:
       if search.is_search(config):  # what one batch compiles; the sampler picks the rest

@@ -5,8 +5,8 @@
 
 Runs `launch.py` on the config twice in a row at the earlier commit (a git
 worktree of it in a temp folder; it compiles every program both times) and
-twice at this checkout with a new, empty compilation cache (the first run
-compiles and fills it, the second loads from it), and as often again for each
+twice at this checkout with new, empty caches of compiled programs and fitted baselines (the first run
+compiles and fits and fills them, the second loads from them), and as often again for each
 `--after-flags` (more overrides at this checkout, each with its own empty
 cache), alternating the sides round by round, and prints the wall times and their ratios. Every run writes
 into a new folder and reports nothing (`--config.report=False`), so the time
@@ -32,8 +32,8 @@ def timed_launch(root: str, config: str, flags: list[str], workdir: str,
   env = {**os.environ, "PYTHONPATH": root, "JAX_PLATFORMS": "cpu"}
   command = [sys.executable, os.path.join(root, "launch.py"), f"--config={config}", *flags,
              "--config.report=False", "--config.progress=False", f"--workdir={workdir}"]
-  if cache is not None:
-    command.append(f"--compilation_cache={cache}")
+  if cache is not None:  # this checkout: its own caches of compiled programs and baselines
+    command += [f"--compilation_cache={cache}/jax", f"--baseline_cache={cache}/baselines"]
   start = time.perf_counter()
   result = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True)
   seconds = time.perf_counter() - start

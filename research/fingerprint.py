@@ -54,7 +54,7 @@ def make(config: Mapping[str, Any], data: Iterable[Any], modules: Iterable[str])
     modules: the modules that define the registry entries it uses; those that
       are not part of this package are hashed by their source file.
   """
-  detail = {"versions": _versions(), "plugins": _plugin_files(modules)}
+  detail = {"versions": _versions(), "plugins": plugin_files(modules)}
   return Fingerprint(config=content_hash(dict(config)), data=content_hash(list(data)),
                      code=content_hash(detail), code_detail=detail)
 
@@ -103,7 +103,7 @@ def _versions() -> dict[str, str]:
   return versions
 
 
-def _plugin_files(modules: Iterable[str]) -> dict[str, str]:
+def plugin_files(modules: Iterable[str]) -> dict[str, str]:
   """`{source file: sha256}` of the modules outside this package."""
   files = {}
   for name in sorted(set(modules)):

@@ -28,7 +28,7 @@ from absl import logging
 
 import research.baselines  # noqa: F401  (registers the baselines)
 import research.models  # noqa: F401  (registers the models)
-from research import fingerprint, hosts, inference, results, rows, run_files
+from research import baseline_cache, fingerprint, hosts, inference, results, rows, run_files
 from research import workdir as run_folder
 from research.plan import Plan, make_plan
 from research.plugins import load_plugins
@@ -193,12 +193,18 @@ def fit_baselines(folder: run_folder.RunFolder, plan: Plan, task: Task, variant:
   """Every baseline of `plan` on one data variant, each saved as soon as it is fitted."""
   def fit(name: str, options: Mapping[str, Any]) -> Arrays:
     start = time.perf_counter()
-    arrays = task.fit_baseline(name, options, variant.data, members)
-    seconds = time.perf_counter() - start
-    logging.info("Baseline %s fitted for %d seeds in %.1f s", name, len(members.seeds), seconds)
+    what = {"task": plan.task, "baseline": name, "options": dict(options),
+            "data": variant.data, "seeds": members.seeds,
+            "random_states": members.random_states,
+            "split_keys": np.asarray(jax.random.key_data(members.split_keys))}
+    arrays, kept = baseline_cache.cached(
+        what, (TASKS.get(plan.task).__module__, BASELINES.get(name).__module__),
+        lambda: task.fit_baseline(name, options, variant.data, members))
+    done = (f"{len(members.seeds)} seeds from the baseline cache" if kept else
+            f"{len(members.seeds)} seeds fitted in {time.perf_counter() - start:.1f} s")
+    logging.info("Baseline %s%s: %s", name, variant.suffix, done)
     if progress:
-      progress.done(f"baseline {name}{variant.suffix}: {len(members.seeds)} seeds fitted in "
-                    f"{seconds:.1f} s")
+      progress.done(f"baseline {name}{variant.suffix}: {done}")
     return arrays
 
   return {spec.name + variant.suffix: folder.cached(

@@ -12,6 +12,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # The runs that tests launch share one compilation cache, new for each session
 # (the workers inherit it), so a tiny program compiles once, not in every launch.
 os.environ.setdefault("RESEARCH_COMPILATION_CACHE", tempfile.mkdtemp(prefix="research-tests-jax-"))
+# Launched runs fit their baselines (tests of the baseline cache turn it on themselves).
+os.environ.setdefault("RESEARCH_BASELINE_CACHE", "")
 
 
 def pytest_addoption(parser):

@@ -85,3 +85,25 @@ def test_a_cached_run_compiles_nothing_and_gives_the_same_results(tmp_path):
   seeds = {name: (tmp_path / name / "seeds.csv").read_text() for name in runs}
   strip = lambda text: [line.rsplit(",", 3)[0] for line in text.splitlines()]  # no timings
   assert strip(seeds["warm"]) == strip(seeds["cold"]) == strip(seeds["off"])
+
+
+def test_a_rerun_takes_its_baselines_from_the_cache_with_the_same_results(tmp_path):
+  cache = tmp_path / "baselines"
+  flags = (*TINY_FLAGS, "--config.baselines.names=('logistic_regression','decision_tree')")
+  runs = {}
+  for name, extra in (("cold", (f"--baseline_cache={cache}",)),
+                      ("warm", (f"--baseline_cache={cache}",)),
+                      ("other seeds", (f"--baseline_cache={cache}", "--config.seed=5")),
+                      ("off", ("--baseline_cache=",))):
+    result = launch("--config=configs/credit.py", *flags, *extra, f"--workdir={tmp_path / name}",
+                    "--verbosity=0", "--alsologtostderr")
+    assert result.returncode == 0, result.stderr[-2000:]
+    runs[name] = result.stderr
+  from_cache = lambda log: len(re.findall(r"Baseline \w+: 2 seeds from the baseline cache", log))
+  assert from_cache(runs["warm"]) == 2
+  assert from_cache(runs["cold"]) == from_cache(runs["other seeds"]) == from_cache(runs["off"]) == 0
+  assert len(list(cache.glob("*.npz"))) == 4  # two baselines, for each of two seed sets
+  predictions = {name: pd.read_csv(tmp_path / name / "predictions.csv") for name in runs}
+  pd.testing.assert_frame_equal(predictions["warm"], predictions["cold"])
+  pd.testing.assert_frame_equal(predictions["off"], predictions["cold"])
+  assert not predictions["other seeds"]["row"].equals(predictions["cold"]["row"])
