@@ -2,7 +2,11 @@
 
 Each case of `regression_cases.py` runs through `launch.py` and its files are
 compared with tests/fixtures/regression/<case>/ value for value: text exactly,
-numbers to 1e-6 (so the check holds on other CPUs), wall-time columns aside.
+numbers to 2e-4, wall-time columns aside. Float rounding differs between CPUs
+and grows over training: on the AVX-512 EPYC of 2026-12-02 commit 01cd3f5
+reproduced them only to 1.0e-5 (an AUC, a std) and 9.8e-5 (bootstrap interval
+bounds, which move by a resample's step); a changed algorithm or
+random stream moves them by far more.
 A deliberate change of results regenerates the fixtures and says why in its commit.
 """
 
@@ -19,7 +23,7 @@ FIXTURES = os.path.join(ROOT, "tests", "fixtures", "regression")
 
 
 def assert_same_table(actual: pd.DataFrame, expected: pd.DataFrame, name: str) -> None:
-  """Same columns and rows; text equal, numbers within 1e-6; timing columns ignored."""
+  """Same columns and rows; text equal, numbers within 2e-4; timing columns ignored."""
   assert list(actual.columns) == list(expected.columns), name
   assert len(actual) == len(expected), name
   for column in expected.columns:
@@ -28,7 +32,7 @@ def assert_same_table(actual: pd.DataFrame, expected: pd.DataFrame, name: str) -
     want, got = expected[column], actual[column]
     if pd.api.types.is_numeric_dtype(want) and pd.api.types.is_numeric_dtype(got):
       np.testing.assert_allclose(got.to_numpy(np.float64), want.to_numpy(np.float64),
-                                 rtol=1e-6, atol=1e-6, err_msg=f"{name}: {column}")
+                                 rtol=2e-4, atol=2e-4, err_msg=f"{name}: {column}")
     else:
       assert got.astype(str).tolist() == want.astype(str).tolist(), f"{name}: {column}"
 
