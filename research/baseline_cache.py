@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 from absl import logging
 
-from research import fingerprint
+from research import compile_cache, fingerprint
 
 DEFAULT_DIR = os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"),
                            "research", "baselines")
@@ -48,16 +48,7 @@ def enable(path: str) -> str | None:
   """Turns the cache on in `path` ('' leaves it off); returns the folder, or None when
   it is off or cannot be used (then with a warning: the run goes on without it)."""
   _folder.clear()
-  if not path:
-    return None
-  try:
-    os.makedirs(path, mode=0o700, exist_ok=True)
-  except OSError as e:
-    logging.warning("baseline cache %s cannot be used (%s); fitting without it", path,
-                    e.strerror or e)
-    return None
-  if not os.access(path, os.W_OK | os.X_OK):
-    logging.warning("baseline cache %s is not writable; fitting without it", path)
+  if not compile_cache.private_folder(path, "baseline cache", "fitting"):
     return None
   _folder.append(path)
   return path

@@ -35,16 +35,7 @@ def default_dir() -> str:
 def enable(path: str) -> str | None:
   """Turns the persistent cache on in `path` ('' leaves it off); returns the folder, or
   None when it is off or cannot be used (then with a warning: the run goes on)."""
-  if not path:
-    return None
-  try:
-    os.makedirs(path, mode=0o700, exist_ok=True)
-  except OSError as e:
-    logging.warning("compilation cache %s cannot be used (%s); compiling without it", path,
-                    e.strerror or e)
-    return None
-  if not os.access(path, os.W_OK | os.X_OK):
-    logging.warning("compilation cache %s is not writable; compiling without it", path)
+  if not private_folder(path, "compilation cache", "compiling"):
     return None
   jax.config.update("jax_compilation_cache_dir", path)
   # Every program, however small or quick to compile (the defaults skip those).
@@ -52,6 +43,23 @@ def enable(path: str) -> str | None:
   jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
   jax.monitoring.register_event_listener(_count)
   return path
+
+
+def private_folder(path: str, what: str, doing: str) -> bool:
+  """Whether `path` ('' for none) is a usable cache folder, created for this user alone
+  if missing; if not, a warning that the run goes on `doing` without it."""
+  if not path:
+    return False
+  try:
+    os.makedirs(path, mode=0o700, exist_ok=True)
+  except OSError as e:
+    logging.warning("%s %s cannot be used (%s); %s without it", what, path, e.strerror or e,
+                    doing)
+    return False
+  if not os.access(path, os.W_OK | os.X_OK):
+    logging.warning("%s %s is not writable; %s without it", what, path, doing)
+    return False
+  return True
 
 
 def _count(event: str, **_) -> None:
