@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import importlib.metadata
 import os
 import tempfile
 import zipfile
@@ -91,12 +90,6 @@ def cached(what: Mapping[str, Any], modules: Iterable[str],
 @functools.lru_cache(maxsize=None)
 def _code(modules: tuple[str, ...]) -> dict[str, Any]:
   """Library versions, and the sha256 of this package's sources and of `modules`'."""
-  versions = {}
-  for name in _LIBRARIES:
-    try:
-      versions[name] = importlib.metadata.version(name)
-    except importlib.metadata.PackageNotFoundError:
-      versions[name] = "not installed"
   package = hashlib.sha256()
   for folder, _, files in sorted(os.walk(_PACKAGE)):
     for name in sorted(f for f in files if f.endswith(".py")):
@@ -104,5 +97,5 @@ def _code(modules: tuple[str, ...]) -> dict[str, Any]:
       package.update(os.path.relpath(path, _PACKAGE).encode())
       with open(path, "rb") as file:
         package.update(hashlib.sha256(file.read()).digest())
-  return {"versions": versions, "package": package.hexdigest(),
+  return {"versions": fingerprint.versions(_LIBRARIES), "package": package.hexdigest(),
           "plugins": fingerprint.plugin_files(modules)}

@@ -54,7 +54,7 @@ def make(config: Mapping[str, Any], data: Iterable[Any], modules: Iterable[str])
     modules: the modules that define the registry entries it uses; those that
       are not part of this package are hashed by their source file.
   """
-  detail = {"versions": _versions(), "plugins": plugin_files(modules)}
+  detail = {"versions": versions(("research", *_LIBRARIES)), "plugins": plugin_files(modules)}
   return Fingerprint(config=content_hash(dict(config)), data=content_hash(list(data)),
                      code=content_hash(detail), code_detail=detail)
 
@@ -93,14 +93,15 @@ def _update(digest, value: Any) -> None:
     _update(digest, vars(value))
 
 
-def _versions() -> dict[str, str]:
-  versions = {}
-  for name in ("research", *_LIBRARIES):
+def versions(names: Iterable[str]) -> dict[str, str]:
+  """`{distribution: installed version}` ('not installed' for those that are not)."""
+  found = {}
+  for name in names:
     try:
-      versions[name] = importlib.metadata.version(name)
+      found[name] = importlib.metadata.version(name)
     except importlib.metadata.PackageNotFoundError:
-      versions[name] = "not installed"
-  return versions
+      found[name] = "not installed"
+  return found
 
 
 def plugin_files(modules: Iterable[str]) -> dict[str, str]:

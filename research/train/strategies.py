@@ -36,7 +36,7 @@ AXIS = "members"
 
 # XLA's CPU backend compiles at optimization level 1 instead of its default 3: a study's programs
 # compiled 25-35% faster and trained as fast (MLPs) or faster (RNNs), with results
-# equal to float rounding (benchmarks/RESULTS.md; tests/test_strategies.py). The
+# equal to float rounding (benchmarks/RESULTS.md; tests/test_members.py). The
 # matmuls are library calls either way; the higher levels spend their time on the small loops.
 CPU_COMPILER_OPTIONS = {"xla_backend_optimization_level": 1}
 
