@@ -79,18 +79,23 @@ def run_study(config: ml_collections.ConfigDict, workdir: str,
   padded = sum(bool(b.width_field) for b in plan.buckets)
   logging.info("%d trials x %d seeds in %d compiled program(s)%s", len(plan.trials),
                plan.num_seeds, len(jobs), f", {padded} with padded widths" if padded else "")
-  first = execute.compile_first(jobs, found.trusted, plan.chunk_size, progress)
+  prepared = execute.PreparePrograms(  # the programs' shared parts, compiled once
+      [job for job in jobs if not execute.is_saved(job, found.trusted, plan.chunk_size)],
+      plan.chunk_size)
+  first = execute.compile_first(jobs, found.trusted, plan.chunk_size, progress, prepared)
   if first is not None and hosts.is_writer():  # chunks, with room for the CSV files
     run_folder.check_disk(workdir, int(2 * first.output_bytes * plan.num_members))
   if plan.estimate_time and hosts.is_writer():
     logging.warning("%s", describe_estimate(estimate_seconds(plan, task, variants)))
   if not hosts.is_writer():
-    execute.run_jobs(jobs, execute.TrainOnly(found.trusted), plan.chunk_size, first)
+    execute.run_jobs(jobs, execute.TrainOnly(found.trusted), plan.chunk_size, first,
+                     prepared=prepared)
     return None
   folder = run_folder.RunFolder.open(workdir, plan.config, stamp, expected, found, plan.files)
   try:
     _say_resumed(found, expected, workdir)
-    done, baselines = train_and_fit(plan, task, variants, jobs, folder, first, progress)
+    done, baselines = train_and_fit(plan, task, variants, jobs, folder, first, progress,
+                                    prepared)
     outcome = rows.collect(plan, task, variants, done, baselines)
     tables = rows.statistics(plan, task, variants, outcome)
     run_files.write(workdir, plan, task, variants, outcome, tables)
@@ -167,8 +172,11 @@ def baseline_members(plan: Plan) -> BaselineMembers:
 
 def train_and_fit(plan: Plan, task: Task, variants: Mapping[int, Variant],
                   jobs: Sequence[execute.MemberJob], folder: run_folder.RunFolder,
-                  first: execute.CompiledMembers | None, progress: Progress):
+                  first: execute.CompiledMembers | None, progress: Progress,
+                  prepared: execute.PreparePrograms | None = None):
   """Trains every program and fits every baseline; each saved as it finishes.
+
+  `prepared` holds the programs' shared parts that `first`'s compilation compiled.
 
   The baselines fit on a host thread while the compiled programs (which release
   the GIL and keep about one core busy on CPU) train the networks.
@@ -179,7 +187,7 @@ def train_and_fit(plan: Plan, task: Task, variants: Mapping[int, Variant],
     start = time.perf_counter()
     fitting = [pool.submit(fit_baselines, folder, plan, task, variant, members, progress)
                for variant in distinct(variants, plan.trials)]
-    done = execute.run_jobs(jobs, folder, plan.chunk_size, first, progress)
+    done = execute.run_jobs(jobs, folder, plan.chunk_size, first, progress, prepared=prepared)
     logging.info("Trained %d members in %.1f s", plan.num_members, time.perf_counter() - start)
     fitted = {label: arrays for future in fitting for label, arrays in future.result().items()}
   finally:

@@ -92,7 +92,9 @@ def bucket_train(task: Task, bucket: Bucket, data: Any,
   schedule = Schedule.make(epochs or trial.train.epochs, trial.train.batch_size, problem.num_train,
                            trial.optimizer.full_batch or problem.full_batch_only,
                            trial.train.eval_every)
-  return make_train(problem, model, trial.optimizer, schedule, on_epoch)
+  # Buckets of one data set and loss draw the same member data: they share a `prepare`.
+  return make_train(problem, model, trial.optimizer, schedule, on_epoch,
+                    shared=(type(task).__name__, id(data), tuple(sorted(loss.items()))))
 
 
 def member_jobs(plan: Plan, task: Task, variants: Mapping[int, Variant],
@@ -161,7 +163,8 @@ def dry_run(config: ml_collections.ConfigDict, plugin_dirs: Sequence[str] = ()) 
   task = get_task(plan.task)
   variants = load_variants(plan, task)
   jobs = member_jobs(plan, task, variants, Progress(False))
-  compiled = [execute.compile_members(job, plan.chunk_size) for job in jobs]
+  prepared = execute.PreparePrograms(jobs, plan.chunk_size)
+  compiled = [execute.compile_members(job, plan.chunk_size, prepared=prepared) for job in jobs]
   lines = [f"task {plan.task}: {len(plan.trials)} trial(s) x {plan.num_seeds} seed(s), "
            f"{plan.num_members} members in {len(jobs)} compiled program(s) on "
            f"{len(jax.devices())} {jax.default_backend()} device(s), strategy {plan.strategy}",

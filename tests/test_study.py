@@ -11,10 +11,12 @@ import pandas as pd
 import pytest
 
 import research
-from research import search
+from research import programs, search
 from research.errors import UserError
 from research.plan import make_plan
 from research.plugins import load_plugins
+from research.progress import Progress
+from research.tasks import get_task
 from research.train import execute
 from tests.conftest import ROOT, launch, load_config, set_field, tiny_credit_config
 
@@ -140,16 +142,58 @@ def test_eight_learning_rates_by_four_seeds_compile_once(tmp_path, monkeypatch):
   assert compiles == 1
   two_shapes = _with_study(tiny_credit_config(num_seeds=4), grid={
       "optimizer": {"learning_rate": rates[:2]}, "model": {"hidden_sizes": ((4,), (6,))}})
-  programs = []
+  compiled = []
   compile_members = execute.compile_members
   monkeypatch.setattr(execute, "compile_members",
-                      lambda job, *args: programs.append(job) or compile_members(job, *args))
+                      lambda job, *args, **kwargs: compiled.append(job) or compile_members(
+                          job, *args, **kwargs))
   research.run_study(two_shapes, str(tmp_path / "shapes"))
-  assert len(programs) == 2
+  assert len(compiled) == 2
   trials = pd.read_csv(tmp_path / "counted" / "trials.csv")
   assert len(trials) == 32 and trials["trial"].nunique() == 8
   np.testing.assert_allclose(sorted(trials["optimizer.learning_rate"].unique()), rates,
                              rtol=1e-6)
+
+
+def test_shapes_share_one_compiled_split_and_batches(tmp_path, monkeypatch):
+  """Three architectures compile one `prepare` (the split and the epochs' batches)
+  and three `fit`s, and train exactly the members that three whole programs do."""
+  config = _with_study(tiny_credit_config(num_seeds=3), grid={
+      "model": {"hidden_sizes": ((4,), (6,), (4, 4))}})
+  research.run_study(config, str(tmp_path / "warm"))  # host-side helpers compile once per process
+  asked = []
+  get = execute.PreparePrograms.get
+  monkeypatch.setattr(execute.PreparePrograms, "get",
+                      lambda self, key, build: asked.append(key) or get(self, key, build))
+  shared = _count_compiles(lambda: research.run_study(config, str(tmp_path / "shared")))
+  assert len(asked) == 3 and len(set(asked)) == 1 and shared == 1 + 3
+  monkeypatch.setattr(execute.PreparePrograms, "shares", lambda self, job, chunk_size: False)
+  whole = _count_compiles(lambda: research.run_study(config, str(tmp_path / "whole")))
+  assert whole == 3
+  read = lambda run, name: pd.read_csv(tmp_path / run / name).filter(regex="^(?!.*seconds)")
+  for name in ("trials.csv", "curves.csv"):
+    pd.testing.assert_frame_equal(read("shared", name), read("whole", name))
+
+
+def test_batches_drawn_ahead_or_in_the_loop_train_the_same_members(monkeypatch):
+  """Above `BATCHES_AHEAD_BYTES` the shared `prepare` leaves the batches to each epoch."""
+  config = _with_study(tiny_credit_config({"model.dropout": 0.1}, num_seeds=2), grid={
+      "model": {"hidden_sizes": ((4,), (6,))}})
+  plan = make_plan(config)
+  task = get_task(plan.task)
+  jobs = programs.member_jobs(plan, task, programs.load_variants(plan, task), Progress(False))
+  outputs = {}
+  for limit in (execute.BATCHES_AHEAD_BYTES, 0):
+    monkeypatch.setattr(execute, "BATCHES_AHEAD_BYTES", limit)
+    prepared = execute.PreparePrograms(jobs)
+    compiled = execute.compile_members(jobs[1], prepared=prepared)
+    drawn = [key[1] for key in prepared._programs]  # pylint: disable=protected-access
+    assert drawn == [limit > 0]
+    outputs[limit] = jax.device_get(compiled.train(jobs[1].keys, jobs[1].hparams))
+  whole = jax.device_get(jax.jit(jax.vmap(jobs[1].train))(jobs[1].keys, jobs[1].hparams))
+  for output in outputs.values():
+    np.testing.assert_array_equal(output.predictions["test_logit"], whole.predictions["test_logit"])
+    np.testing.assert_array_equal(output.train_loss, whole.train_loss)
 
 
 @pytest.mark.slow  # test_reliability checks chunk-size independence per member
@@ -291,7 +335,14 @@ def test_padded_widths_share_one_program_per_depth_and_give_the_unpadded_rows(tm
   padded = research.run_study(config, str(tmp_path / "padded"))
   rows = lambda run: pd.read_csv(os.path.join(run.workdir, "trials.csv")).drop(
       columns="train_seconds")
-  pd.testing.assert_frame_equal(rows(padded), rows(unpadded), check_exact=False, atol=1e-5)
+  # Rounding may swap two near-tied logits: a Gini moves by 2 / (positives x negatives),
+  # 1.1e-5 in the validation part here (seen on a CPU without AVX-512), so rank
+  # metrics get a few such swaps of room; the losses stay at 1e-5.
+  ranks = rows(padded).columns.str.contains("auc|gini|ks|accuracy")
+  pd.testing.assert_frame_equal(rows(padded).loc[:, ~ranks], rows(unpadded).loc[:, ~ranks],
+                                check_exact=False, atol=1e-5)
+  pd.testing.assert_frame_equal(rows(padded).loc[:, ranks], rows(unpadded).loc[:, ranks],
+                                check_exact=False, atol=1e-4)
   set_field(config, "study.pad_widths", "yes")
   with pytest.raises(UserError, match="study.pad_widths must be True or False"):
     make_plan(config)

@@ -12,9 +12,11 @@ buckets) compiles the later programs in the background while earlier ones train.
 
 from __future__ import annotations
 
+import collections
 import concurrent.futures
 import dataclasses
 import os
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence, Set
 from typing import Protocol
@@ -27,7 +29,7 @@ from research import hosts
 from research.errors import UserError
 from research.progress import Progress
 from research.train import strategies
-from research.train.loop import flat_arrays
+from research.train.loop import MemberTraining, flat_arrays
 
 
 class ChunkStore(Protocol):
@@ -115,11 +117,62 @@ class MemberJob:
             for start, end in chunk_bounds(self.num_members, chunk_size)}
 
 
+# Batches drawn ahead for a whole chunk may take this much memory; beyond it,
+# each epoch draws its own inside the members program (the same values).
+BATCHES_AHEAD_BYTES = 256 * 2**20
+
+
+class PreparePrograms:
+  """The compiled `prepare` programs of one run (`MemberTraining`), each shared by
+  the jobs whose `shared` keys are equal: the first job to ask compiles it, the
+  others (on other threads too) wait for it and reuse it.
+
+  Only jobs that share one with another job of `jobs` (those still to train)
+  compile as two programs; a job alone compiles as one (two would not save a
+  compilation, and cost a little more than one).
+  """
+
+  def __init__(self, jobs: Sequence[MemberJob] = (), chunk_size: int = 0):
+    counts = collections.Counter(_sharing(job, chunk_size) for job in jobs
+                                 if isinstance(job.train, MemberTraining))
+    self._sharing = {key for key, count in counts.items() if count > 1}
+    self._lock = threading.Lock()
+    self._programs: dict[tuple, concurrent.futures.Future] = {}
+
+  def shares(self, job: MemberJob, chunk_size: int) -> bool:
+    """Whether `job` shares its `prepare` with another job."""
+    return isinstance(job.train, MemberTraining) and _sharing(job, chunk_size) in self._sharing
+
+  def get(self, key: tuple, compile_program: Callable[[], jax.stages.Compiled]
+          ) -> jax.stages.Compiled:
+    """The program under `key`, compiled by `compile_program` if no job did."""
+    with self._lock:
+      future = self._programs.get(key)
+      owner = future is None
+      if owner:
+        future = self._programs[key] = concurrent.futures.Future()
+    if owner:
+      try:
+        future.set_result(compile_program())
+      except BaseException as error:
+        future.set_exception(error)
+        raise
+    return future.result()
+
+
+def _sharing(job: MemberJob, chunk_size: int) -> tuple:
+  return (job.train.shared, job.strategy, job.vmap_size,
+          chunk_members(job.num_members, chunk_size))
+
+
 def compile_members(job: MemberJob, chunk_size: int = 0, progress: Progress | None = None,
-                    devices: Sequence[jax.Device] | None = None) -> CompiledMembers:
+                    devices: Sequence[jax.Device] | None = None,
+                    prepared: PreparePrograms | None = None) -> CompiledMembers:
   """Compiles `job`'s program for chunks of `chunk_size` members (0: all at once).
 
-  The members of a chunk are spread over `devices` (default: all of them).
+  The members of a chunk are spread over `devices` (default: all of them). A
+  job that `prepared` says shares its `prepare` with others compiles as two
+  programs, the `prepare` compiled once for all of them.
 
   Raises:
     UserError: a chunk would need more memory than the devices have.
@@ -127,14 +180,19 @@ def compile_members(job: MemberJob, chunk_size: int = 0, progress: Progress | No
   size = chunk_members(job.num_members, chunk_size)
   device_mesh = strategies.mesh(devices)
   width = strategies.padded_size(size, device_mesh)
-  program, sharding = strategies.program(job.train, job.strategy, job.vmap_size, device_mesh)
+  sharding = strategies.members_sharding(device_mesh)
   place = (lambda tree: tree) if sharding is None else (
       lambda tree: hosts.place(tree, sharding))
   padding = np.minimum(np.arange(width), job.num_members - 1)
   take = lambda tree: place(jax.tree_util.tree_map(lambda a: a[padding], tree))
   arguments = take(job.keys), take(job.hparams)
   start = time.perf_counter()
-  compiled = program.lower(*arguments).compile()
+  if prepared is not None and prepared.shares(job, chunk_size):
+    compiled, run = _compile_parts(job, job.train, width, device_mesh, arguments, prepared)
+  else:
+    compiled = strategies.program(job.train, job.strategy, job.vmap_size,
+                                  device_mesh)[0].lower(*arguments).compile()
+    run = compiled
   seconds = time.perf_counter() - start
   logging.info("%s: compiled chunks of %d members (%s, %d device(s)) in %.1f s", job.label,
                width, job.strategy, device_mesh.size if device_mesh else 1, seconds)
@@ -144,10 +202,28 @@ def compile_members(job: MemberJob, chunk_size: int = 0, progress: Progress | No
   needed = memory_bytes(compiled)
   check_memory(job.label, needed, size, devices)
   outputs = getattr(compiled.memory_analysis(), "output_size_in_bytes", 0) or 0
-  return CompiledMembers(train=lambda keys, hparams: compiled(place(keys), place(hparams)),
+  return CompiledMembers(train=lambda keys, hparams: run(place(keys), place(hparams)),
                          chunk_size=size, width=width, num_members=job.num_members,
                          compile_seconds=seconds, memory_bytes=needed,
                          output_bytes=int(outputs * devices / width))
+
+
+def _compile_parts(job: MemberJob, training: MemberTraining, width: int, device_mesh,
+                   arguments: tuple, prepared: PreparePrograms
+                   ) -> tuple[jax.stages.Compiled, Callable]:
+  """`training`'s `fit` compiled for the outputs of its shared `prepare`; the
+  compiled `fit` (for its memory) and `run(keys, hparams)` of both."""
+  draw_batches = training.batches_bytes * width <= BATCHES_AHEAD_BYTES
+  keys, hparams = arguments
+  devices = tuple(device.id for device in device_mesh.devices.flat) if device_mesh else ()
+  prepare = strategies.program(training.prepare_with(draw_batches), job.strategy,
+                               job.vmap_size, device_mesh)[0]
+  prepare_compiled = prepared.get(
+      (training.shared, draw_batches, job.strategy, job.vmap_size, width, devices),
+      lambda: prepare.lower(keys).compile())
+  fit = strategies.program(training.fit, job.strategy, job.vmap_size, device_mesh)[0]
+  fit_compiled = fit.lower(prepare_compiled.out_info, keys, hparams).compile()
+  return fit_compiled, lambda keys, hparams: fit_compiled(prepare_compiled(keys), keys, hparams)
 
 
 def memory_bytes(compiled: jax.stages.Compiled) -> int:
@@ -195,13 +271,14 @@ def chunk_name(start: int, end: int, label: str = "members") -> str:
 
 
 def compile_first(jobs: Sequence[MemberJob], saved: Set[str], chunk_size: int,
-                  progress: Progress | None = None) -> CompiledMembers | None:
+                  progress: Progress | None = None, prepared: PreparePrograms | None = None
+                  ) -> CompiledMembers | None:
   """The first job's program, compiled before the caller writes anything (so a
   program that fails to compile, or needs more memory than there is, leaves no
   workdir); None if its chunks are saved."""
   if is_saved(jobs[0], saved, chunk_size):
     return None
-  return compile_members(jobs[0], chunk_size, progress)
+  return compile_members(jobs[0], chunk_size, progress, prepared=prepared)
 
 
 def is_saved(job: MemberJob, saved: Set[str], chunk_size: int) -> bool:
@@ -211,7 +288,8 @@ def is_saved(job: MemberJob, saved: Set[str], chunk_size: int) -> bool:
 
 def run_jobs(jobs: Sequence[MemberJob], store: ChunkStore, chunk_size: int,
              first: CompiledMembers | None = None, progress: Progress | None = None,
-             workers: int | None = None) -> list[tuple[dict[str, np.ndarray] | None, float]]:
+             workers: int | None = None, prepared: PreparePrograms | None = None
+             ) -> list[tuple[dict[str, np.ndarray] | None, float]]:
   """Trains every job's members; per job, its outputs and its compile time.
 
   `first` is the first job's program if the caller compiled it already. The
@@ -219,16 +297,21 @@ def run_jobs(jobs: Sequence[MemberJob], store: ChunkStore, chunk_size: int,
   By default that is one per core (XLA releases the GIL while it compiles;
   on 2 cores, with compilation at level 1, two threads made an 18-program study
   6% faster than one, benchmarks/RESULTS.md). Jobs whose chunks are all saved
-  are not compiled at all. On a worker process the outputs are None.
+  are not compiled at all; jobs that share a `prepare` program share
+  `prepared`'s (that of `first`'s compilation, if given). On a worker process the
+  outputs are None.
   """
-  def prepare(job: MemberJob) -> CompiledMembers | None:
+  prepared = prepared or PreparePrograms(
+      [job for job in jobs if not is_saved(job, store.saved, chunk_size)], chunk_size)
+
+  def compile_unsaved(job: MemberJob) -> CompiledMembers | None:
     return None if is_saved(job, store.saved, chunk_size) else compile_members(
-        job, chunk_size, progress)
+        job, chunk_size, progress, prepared=prepared)
 
   pool = concurrent.futures.ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 2)
   try:
-    upcoming = [pool.submit(prepare, job) for job in jobs[1:]]
-    programs = [first if first is not None else prepare(jobs[0])]
+    upcoming = [pool.submit(compile_unsaved, job) for job in jobs[1:]]
+    programs = [first if first is not None else compile_unsaved(jobs[0])]
     done = []
     for number, job in enumerate(jobs):
       program = programs[0] if number == 0 else upcoming[number - 1].result()

@@ -64,14 +64,14 @@ def resolve(strategy: str, model_input: str, backend: str | None = None) -> str:
 
 
 def batched(train: Callable, strategy: str, vmap_size: int = 8) -> Callable:
-  """`train` over stacked members with a concrete `strategy`."""
+  """`train` (of one member's arguments) over stacked members with a concrete `strategy`."""
   if strategy == "vmap":
     return jax.vmap(train)
   if strategy not in ("map", "chunked"):
     raise UserError(f"unknown member strategy {strategy!r}")
   batch_size = vmap_size if strategy == "chunked" else None
-  return lambda keys, hparams: jax.lax.map(lambda member: train(*member), (keys, hparams),
-                                           batch_size=batch_size)
+  return lambda *members: jax.lax.map(lambda member: train(*member), members,
+                                      batch_size=batch_size)
 
 
 def mesh(devices: Sequence[jax.Device] | None = None) -> Mesh | None:
@@ -84,20 +84,27 @@ def program(train: Callable, strategy: str, vmap_size: int, device_mesh: Mesh | 
             ) -> tuple[Callable, NamedSharding | None]:
   """The jitted members program, and the sharding its inputs must have (None: one device).
 
-  The number of members given to it must be a multiple of the mesh's size.
+  `train` takes one member's arguments (e.g. `keys, hparams`); the program takes
+  them stacked over members, whose number must be a multiple of the mesh's size.
   """
   members_fn = batched(train, strategy, vmap_size)
   options = compiler_options()
   if device_mesh is None:
     return jax.jit(members_fn, compiler_options=options), None
   spec = PartitionSpec(AXIS)
-  sharding = NamedSharding(device_mesh, spec)
+  sharding = members_sharding(device_mesh)
   # Members never talk to each other (no collectives), so the varying-axis
   # type checks have nothing to find; they would ask every scan carry to be cast.
   sharded = jax.shard_map(members_fn, mesh=device_mesh, in_specs=spec, out_specs=spec,
                           check_vma=False)
   return jax.jit(sharded, in_shardings=sharding, out_shardings=sharding,
                  compiler_options=options), sharding
+
+
+def members_sharding(device_mesh: Mesh | None) -> NamedSharding | None:
+  """The sharding of a members program's inputs and outputs on `device_mesh` (None: one
+  device): the member axis split over the mesh."""
+  return None if device_mesh is None else NamedSharding(device_mesh, PartitionSpec(AXIS))
 
 
 def padded_size(num_members: int, device_mesh: Mesh | None) -> int:
