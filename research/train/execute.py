@@ -7,7 +7,9 @@ under `<label>-<start>-<end>`; a resumed run loads the chunks the store holds
 (`saved`, the same on every process of a multi-host run) and trains only the
 rest, so killing a run loses at most the chunk in flight. Only the writer
 process's store keeps anything. A study with several programs (shape
-buckets) compiles the later programs in the background while earlier ones train.
+buckets) compiles the later programs in the background while earlier ones train,
+and the part of them that does not depend on the model (`MemberTraining.prepare_with`)
+once for all that share it (`PreparePrograms`).
 """
 
 from __future__ import annotations
@@ -213,7 +215,7 @@ def _compile_parts(job: MemberJob, training: MemberTraining, width: int, device_
                    ) -> tuple[jax.stages.Compiled, Callable]:
   """`training`'s `fit` compiled for the outputs of its shared `prepare`; the
   compiled `fit` (for its memory) and `run(keys, hparams)` of both."""
-  draw_batches = training.batches_bytes * width <= BATCHES_AHEAD_BYTES
+  draw_batches = 0 < training.batches_bytes * width <= BATCHES_AHEAD_BYTES  # 0: full batch
   keys, hparams = arguments
   devices = tuple(device.id for device in device_mesh.devices.flat) if device_mesh else ()
   prepare = strategies.program(training.prepare_with(draw_batches), job.strategy,

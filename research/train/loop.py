@@ -206,7 +206,7 @@ class MemberTraining:
   the parts as two programs (`research.train.execute`), and buckets whose
   `shared` keys are equal share one compiled `prepare`: their programs then
   compile only what differs (a study of 18 architectures drew the same split
-  and batches in 18 programs, a third of each one's compile time).
+  and batches in 18 programs, about 30% of each one's compile time).
 
   Attributes:
     prepare_with: `prepare_with(draw_batches)` is the `prepare` drawing the
