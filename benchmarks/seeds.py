@@ -76,7 +76,7 @@ from research.models.rnn import GATES as RNN_GATES  # noqa: E402
 from research.programs import first_program  # noqa: E402
 from research.plan import sibling_config  # noqa: E402
 from research.tasks.classification import member_split  # noqa: E402
-from research.train import execute, strategies  # noqa: E402
+from research.train import memory, strategies  # noqa: E402
 
 CONFIGS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs",
                        "credit.py")
@@ -145,7 +145,7 @@ class Workload:
     start = time.perf_counter()
     compiled = program.lower(keys, hparams).compile()
     seconds = time.perf_counter() - start
-    return compiled, (keys, hparams), seconds, execute.memory_bytes(compiled), mesh is not None
+    return compiled, (keys, hparams), seconds, memory.memory_bytes(compiled), mesh is not None
 
   def jax_quality(self, output) -> np.ndarray:
     output = jax.device_get(output)

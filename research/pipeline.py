@@ -41,6 +41,7 @@ from research.rows import distinct
 from research.seeding import member_keys
 from research.tasks import Arrays, BaselineMembers, Task, get_task
 from research.train import execute
+from research.train.prepared import PreparePrograms
 
 # Bitwise-reproducible random bits however the computation is sharded.
 jax.config.update("jax_threefry_partitionable", True)
@@ -76,12 +77,8 @@ def run_study(config: ml_collections.ConfigDict, workdir: str,
                                  plan.files).as_json()))
   if found.state is run_folder.State.FINISHED:
     return finished(workdir) if hosts.is_writer() else None
-  padded = sum(bool(b.width_field) for b in plan.buckets)
-  logging.info("%d trials x %d seeds in %d compiled program(s)%s", len(plan.trials),
-               plan.num_seeds, len(jobs), f", {padded} with padded widths" if padded else "")
-  prepared = execute.PreparePrograms(  # the programs' shared parts, compiled once
-      [job for job in jobs if not execute.is_saved(job, found.trusted, plan.chunk_size)],
-      plan.chunk_size)
+  _say_programs(plan, len(jobs))
+  prepared = execute.prepare_programs(jobs, found.trusted, plan.chunk_size)  # compiled once
   first = execute.compile_first(jobs, found.trusted, plan.chunk_size, progress, prepared)
   if first is not None and hosts.is_writer():  # chunks, with room for the CSV files
     run_folder.check_disk(workdir, int(2 * first.output_bytes * plan.num_members))
@@ -94,8 +91,7 @@ def run_study(config: ml_collections.ConfigDict, workdir: str,
   folder = run_folder.RunFolder.open(workdir, plan.config, stamp, expected, found, plan.files)
   try:
     _say_resumed(found, expected, workdir)
-    done, baselines = train_and_fit(plan, task, variants, jobs, folder, first, progress,
-                                    prepared)
+    done, baselines = train_and_fit(plan, task, variants, jobs, folder, first, progress, prepared)
     outcome = rows.collect(plan, task, variants, done, baselines)
     tables = rows.statistics(plan, task, variants, outcome)
     run_files.write(workdir, plan, task, variants, outcome, tables)
@@ -110,6 +106,12 @@ def run_study(config: ml_collections.ConfigDict, workdir: str,
       comparison=tables.comparison, variance=tables.variance, metrics=outcome.metrics,
       lower_is_better=outcome.lower_is_better, networks=tuple(t.label for t in plan.trials),
       ranking=tables.ranking if plan.study is not None else None)
+
+
+def _say_programs(plan: Plan, num_programs: int) -> None:
+  padded = sum(bool(b.width_field) for b in plan.buckets)
+  logging.info("%d trials x %d seeds in %d compiled program(s)%s", len(plan.trials),
+               plan.num_seeds, num_programs, f", {padded} with padded widths" if padded else "")
 
 
 def _say_resumed(found: run_folder.Inspection, expected, workdir: str) -> None:
@@ -173,7 +175,7 @@ def baseline_members(plan: Plan) -> BaselineMembers:
 def train_and_fit(plan: Plan, task: Task, variants: Mapping[int, Variant],
                   jobs: Sequence[execute.MemberJob], folder: run_folder.RunFolder,
                   first: execute.CompiledMembers | None, progress: Progress,
-                  prepared: execute.PreparePrograms | None = None):
+                  prepared: PreparePrograms | None = None):
   """Trains every program and fits every baseline; each saved as it finishes.
 
   `prepared` holds the programs' shared parts that `first`'s compilation compiled.

@@ -27,6 +27,7 @@ from research.plugins import load_plugins
 from research.progress import Progress
 from research.tasks import Task, get_task
 from research.train import execute
+from research.train.prepared import PreparePrograms
 from research.train.loop import Schedule, make_train
 
 
@@ -163,7 +164,7 @@ def dry_run(config: ml_collections.ConfigDict, plugin_dirs: Sequence[str] = ()) 
   task = get_task(plan.task)
   variants = load_variants(plan, task)
   jobs = member_jobs(plan, task, variants, Progress(False))
-  prepared = execute.PreparePrograms(jobs, plan.chunk_size)
+  prepared = PreparePrograms(jobs)
   compiled = [execute.compile_members(job, plan.chunk_size, prepared=prepared) for job in jobs]
   lines = [f"task {plan.task}: {len(plan.trials)} trial(s) x {plan.num_seeds} seed(s), "
            f"{plan.num_members} members in {len(jobs)} compiled program(s) on "

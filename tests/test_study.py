@@ -17,7 +17,7 @@ from research.plan import make_plan
 from research.plugins import load_plugins
 from research.progress import Progress
 from research.tasks import get_task
-from research.train import execute
+from research.train import execute, prepared
 from tests.conftest import ROOT, launch, load_config, set_field, tiny_credit_config
 
 METRICS = ["auc", "accuracy", "log_loss"]
@@ -162,12 +162,12 @@ def test_shapes_share_one_compiled_split_and_batches(tmp_path, monkeypatch):
       "model": {"hidden_sizes": ((4,), (6,), (4, 4))}})
   research.run_study(config, str(tmp_path / "warm"))  # host-side helpers compile once per process
   asked = []
-  get = execute.PreparePrograms.get
-  monkeypatch.setattr(execute.PreparePrograms, "get",
+  get = prepared.PreparePrograms.get
+  monkeypatch.setattr(prepared.PreparePrograms, "get",
                       lambda self, key, build: asked.append(key) or get(self, key, build))
   shared = _count_compiles(lambda: research.run_study(config, str(tmp_path / "shared")))
   assert len(asked) == 3 and len(set(asked)) == 1 and shared == 1 + 3
-  monkeypatch.setattr(execute.PreparePrograms, "shares", lambda self, job, chunk_size: False)
+  monkeypatch.setattr(prepared.PreparePrograms, "shares", lambda self, job: False)
   whole = _count_compiles(lambda: research.run_study(config, str(tmp_path / "whole")))
   assert whole == 3
   read = lambda run, name: pd.read_csv(tmp_path / run / name).filter(regex="^(?!.*seconds)")
@@ -183,11 +183,11 @@ def test_batches_drawn_ahead_or_in_the_loop_train_the_same_members(monkeypatch):
   task = get_task(plan.task)
   jobs = programs.member_jobs(plan, task, programs.load_variants(plan, task), Progress(False))
   outputs = {}
-  for limit in (execute.BATCHES_AHEAD_BYTES, 0):
-    monkeypatch.setattr(execute, "BATCHES_AHEAD_BYTES", limit)
-    prepared = execute.PreparePrograms(jobs)
-    compiled = execute.compile_members(jobs[1], prepared=prepared)
-    drawn = [key[1] for key in prepared._programs]  # pylint: disable=protected-access
+  for limit in (prepared.BATCHES_AHEAD_BYTES, 0):
+    monkeypatch.setattr(prepared, "BATCHES_AHEAD_BYTES", limit)
+    programs_of_run = prepared.PreparePrograms(jobs)
+    compiled = execute.compile_members(jobs[1], prepared=programs_of_run)
+    drawn = [key[1] for key in programs_of_run._programs]  # pylint: disable=protected-access
     assert drawn == [limit > 0]
     outputs[limit] = jax.device_get(compiled.train(jobs[1].keys, jobs[1].hparams))
   whole = jax.device_get(jax.jit(jax.vmap(jobs[1].train))(jobs[1].keys, jobs[1].hparams))

@@ -14,11 +14,9 @@ once for all that share it (`PreparePrograms`).
 
 from __future__ import annotations
 
-import collections
 import concurrent.futures
 import dataclasses
 import os
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence, Set
 from typing import Protocol
@@ -28,10 +26,11 @@ import numpy as np
 from absl import logging
 
 from research import hosts
-from research.errors import UserError
 from research.progress import Progress
 from research.train import strategies
-from research.train.loop import MemberTraining, flat_arrays
+from research.train.loop import flat_arrays
+from research.train.memory import check_memory, memory_bytes
+from research.train.prepared import PreparePrograms, compile_parts
 
 
 class ChunkStore(Protocol):
@@ -119,54 +118,6 @@ class MemberJob:
             for start, end in chunk_bounds(self.num_members, chunk_size)}
 
 
-# Batches drawn ahead for a whole chunk may take this much memory; beyond it,
-# each epoch draws its own inside the members program (the same values).
-BATCHES_AHEAD_BYTES = 256 * 2**20
-
-
-class PreparePrograms:
-  """The compiled `prepare` programs of one run (`MemberTraining`), each shared by
-  the jobs whose `shared` keys are equal: the first job to ask compiles it, the
-  others (on other threads too) wait for it and reuse it.
-
-  Only jobs that share one with another job of `jobs` (those still to train)
-  compile as two programs; a job alone compiles as one (two would not save a
-  compilation, and cost a little more than one).
-  """
-
-  def __init__(self, jobs: Sequence[MemberJob] = (), chunk_size: int = 0):
-    counts = collections.Counter(_sharing(job, chunk_size) for job in jobs
-                                 if isinstance(job.train, MemberTraining))
-    self._sharing = {key for key, count in counts.items() if count > 1}
-    self._lock = threading.Lock()
-    self._programs: dict[tuple, concurrent.futures.Future] = {}
-
-  def shares(self, job: MemberJob, chunk_size: int) -> bool:
-    """Whether `job` shares its `prepare` with another job."""
-    return isinstance(job.train, MemberTraining) and _sharing(job, chunk_size) in self._sharing
-
-  def get(self, key: tuple, compile_program: Callable[[], jax.stages.Compiled]
-          ) -> jax.stages.Compiled:
-    """The program under `key`, compiled by `compile_program` if no job did."""
-    with self._lock:
-      future = self._programs.get(key)
-      owner = future is None
-      if owner:
-        future = self._programs[key] = concurrent.futures.Future()
-    if owner:
-      try:
-        future.set_result(compile_program())
-      except BaseException as error:
-        future.set_exception(error)
-        raise
-    return future.result()
-
-
-def _sharing(job: MemberJob, chunk_size: int) -> tuple:
-  return (job.train.shared, job.strategy, job.vmap_size,
-          chunk_members(job.num_members, chunk_size))
-
-
 def compile_members(job: MemberJob, chunk_size: int = 0, progress: Progress | None = None,
                     devices: Sequence[jax.Device] | None = None,
                     prepared: PreparePrograms | None = None) -> CompiledMembers:
@@ -189,8 +140,8 @@ def compile_members(job: MemberJob, chunk_size: int = 0, progress: Progress | No
   take = lambda tree: place(jax.tree_util.tree_map(lambda a: a[padding], tree))
   arguments = take(job.keys), take(job.hparams)
   start = time.perf_counter()
-  if prepared is not None and prepared.shares(job, chunk_size):
-    compiled, run = _compile_parts(job, job.train, width, device_mesh, arguments, prepared)
+  if prepared is not None and prepared.shares(job):
+    compiled, run = compile_parts(job, job.train, width, device_mesh, arguments, prepared)
   else:
     compiled = strategies.program(job.train, job.strategy, job.vmap_size,
                                   device_mesh)[0].lower(*arguments).compile()
@@ -210,63 +161,6 @@ def compile_members(job: MemberJob, chunk_size: int = 0, progress: Progress | No
                          output_bytes=int(outputs * devices / width))
 
 
-def _compile_parts(job: MemberJob, training: MemberTraining, width: int, device_mesh,
-                   arguments: tuple, prepared: PreparePrograms
-                   ) -> tuple[jax.stages.Compiled, Callable]:
-  """`training`'s `fit` compiled for the outputs of its shared `prepare`; the
-  compiled `fit` (for its memory) and `run(keys, hparams)` of both."""
-  draw_batches = 0 < training.batches_bytes * width <= BATCHES_AHEAD_BYTES  # 0: full batch
-  keys, hparams = arguments
-  devices = tuple(device.id for device in device_mesh.devices.flat) if device_mesh else ()
-  prepare = strategies.program(training.prepare_with(draw_batches), job.strategy,
-                               job.vmap_size, device_mesh)[0]
-  prepare_compiled = prepared.get(
-      (training.shared, draw_batches, job.strategy, job.vmap_size, width, devices),
-      lambda: prepare.lower(keys).compile())
-  fit = strategies.program(training.fit, job.strategy, job.vmap_size, device_mesh)[0]
-  fit_compiled = fit.lower(prepare_compiled.out_info, keys, hparams).compile()
-  return fit_compiled, lambda keys, hparams: fit_compiled(prepare_compiled(keys), keys, hparams)
-
-
-def memory_bytes(compiled: jax.stages.Compiled) -> int:
-  """Arguments + outputs + temporaries of a compiled program, per device (0 if unknown)."""
-  analysis = compiled.memory_analysis()
-  return int(sum(getattr(analysis, field, 0) or 0 for field in (
-      "argument_size_in_bytes", "output_size_in_bytes", "temp_size_in_bytes")))
-
-
-def available_memory() -> tuple[int, bool] | None:
-  """Bytes free for one program, and whether that is per device (accelerators) rather
-  than shared by all devices (host memory); None when unknown."""
-  device = jax.devices()[0]
-  if device.platform != "cpu":
-    stats = device.memory_stats() or {}
-    if "bytes_limit" in stats:
-      return int(stats["bytes_limit"] - stats.get("bytes_in_use", 0)), True
-    return None
-  try:
-    with open("/proc/meminfo") as file:
-      fields = dict(line.split(":", 1) for line in file)
-    return int(fields["MemAvailable"].split()[0]) * 1024, False
-  except (OSError, KeyError, ValueError):
-    return None
-
-
-def check_memory(label: str, per_device: int, chunk_size: int, num_devices: int) -> None:
-  """Refuses a program whose chunk needs more memory than there is, suggesting a chunk size."""
-  free = available_memory()
-  if free is None or per_device == 0:
-    return
-  limit, is_per_device = free
-  needed = per_device if is_per_device else per_device * num_devices
-  if needed <= 0.9 * limit:
-    return
-  fitting = max(1, int(chunk_size * 0.8 * limit / needed) // num_devices * num_devices)
-  raise UserError(f"program {label} needs {needed / 2**30:.1f} GiB for chunks of {chunk_size} "
-                  f"members, more than the {limit / 2**30:.1f} GiB free; set "
-                  f"--config.chunk_size={fitting} (or fewer)")
-
-
 def chunk_name(start: int, end: int, label: str = "members") -> str:
   """The saved chunk's name (without `.npz`)."""
   return f"{label}-{start:06d}-{end:06d}"
@@ -281,6 +175,12 @@ def compile_first(jobs: Sequence[MemberJob], saved: Set[str], chunk_size: int,
   if is_saved(jobs[0], saved, chunk_size):
     return None
   return compile_members(jobs[0], chunk_size, progress, prepared=prepared)
+
+
+def prepare_programs(jobs: Sequence[MemberJob], saved: Set[str], chunk_size: int
+                     ) -> PreparePrograms:
+  """The shared `prepare` programs of the `jobs` still to train (none saved whole)."""
+  return PreparePrograms([job for job in jobs if not is_saved(job, saved, chunk_size)])
 
 
 def is_saved(job: MemberJob, saved: Set[str], chunk_size: int) -> bool:
@@ -303,8 +203,7 @@ def run_jobs(jobs: Sequence[MemberJob], store: ChunkStore, chunk_size: int,
   `prepared`'s (that of `first`'s compilation, if given). On a worker process the
   outputs are None.
   """
-  prepared = prepared or PreparePrograms(
-      [job for job in jobs if not is_saved(job, store.saved, chunk_size)], chunk_size)
+  prepared = prepared or prepare_programs(jobs, store.saved, chunk_size)
 
   def compile_unsaved(job: MemberJob) -> CompiledMembers | None:
     return None if is_saved(job, store.saved, chunk_size) else compile_members(

@@ -25,6 +25,7 @@ import optax
 
 from research.errors import UserError
 from research.optim import OptimizerSpec
+from research.train.schedule import EpochBatches, Schedule, epoch_batches
 
 Batch = tuple[jax.Array, jax.Array, jax.Array]  # inputs, targets, weights (0 = padding)
 
@@ -143,42 +144,9 @@ def guard(before: MemberState, after: MemberState, epoch_loss: jax.Array) -> Mem
                      diverged=before.diverged | ~finite)
 
 
-@dataclasses.dataclass(frozen=True)
-class Schedule:
-  """Static sizes of one training run, checked against the data.
-
-  `eval_every`: the held-out loss is computed after every `eval_every`-th epoch
-  and after the last (NaN for the others), as it costs a pass over the
-  held-out part.
-  """
-  num_train: int
-  batch_size: int
-  steps_per_epoch: int
-  epochs: int
-  full_batch: bool
-  eval_every: int = 1
-
-  @classmethod
-  def make(cls, epochs: int, batch_size: int, num_train: int, full_batch: bool,
-           eval_every: int = 1) -> "Schedule":
-    """`full_batch` (or `batch_size` 0) gives one step per epoch over every example."""
-    full_batch = full_batch or batch_size == 0
-    if not full_batch and batch_size > num_train:
-      raise UserError(
-          f"train.batch_size={batch_size} is larger than the training set "
-          f"({num_train} rows); use at most {num_train}, or 0 for full batch")
-    batch_size = num_train if full_batch else batch_size
-    return cls(num_train=num_train, batch_size=batch_size,
-               steps_per_epoch=math.ceil(num_train / batch_size), epochs=epochs,
-               full_batch=full_batch, eval_every=eval_every)
-
-
 def with_values(model: nn.Module, values: Mapping[str, jax.Array]) -> nn.Module:
   """`model` with some fields replaced by per-member (traced) values."""
   return model.clone(**values) if values else model
-
-
-EpochBatches = tuple[jax.Array, jax.Array, jax.Array]  # row index, weights, dropout keys
 
 
 @flax.struct.dataclass
@@ -203,7 +171,7 @@ class MemberTraining:
   model (the member's split and preprocessing, the epochs' batches);
   `fit(inputs, keys, hparams) -> TrainOutput` trains on it. Calling the
   object composes them, so it is a `train` like any other; a study compiles
-  the parts as two programs (`research.train.execute`), and buckets whose
+  the parts as two programs (`research.train.prepared`), and buckets whose
   `shared` keys are equal share one compiled `prepare`: their programs then
   compile only what differs (a study of 18 architectures drew the same split
   and batches in 18 programs, about 30% of each one's compile time).
@@ -329,30 +297,3 @@ def run_epochs(state: MemberState, step: Callable, schedule: Schedule,
   (state, diverged_epoch), (train_loss, held_out_loss) = jax.lax.scan(
       run_epoch, (state, jnp.array(-1, jnp.int32)), (jnp.arange(schedule.epochs), batches))
   return state, diverged_epoch, train_loss, held_out_loss
-
-
-def epoch_batches(keys: Mapping[str, jax.Array], epoch: jax.Array, *,
-                  schedule: Schedule) -> EpochBatches:
-  """Epoch `epoch`'s row indices and weights (`[steps, batch]`) and dropout keys
-  (`[steps]`), from the member's `order` and `dropout` keys."""
-  index, weights = _epoch_batches(jax.random.fold_in(keys["order"], epoch), schedule)
-  step_keys = jax.random.split(jax.random.fold_in(keys["dropout"], epoch),
-                               schedule.steps_per_epoch)
-  return index, weights, step_keys
-
-
-def _epoch_batches(key: jax.Array, schedule: Schedule) -> tuple[jax.Array, jax.Array]:
-  """Row indices `[steps, batch]` and weights for one epoch.
-
-  One permutation per epoch (sorting is slow on CPU, so never per step). The
-  last batch is topped up with rows from the start of the permutation at
-  weight zero, so every row counts once per epoch and shapes stay static.
-  """
-  n, size, steps = schedule.num_train, schedule.batch_size, schedule.steps_per_epoch
-  if schedule.full_batch:
-    return jnp.arange(n)[None], jnp.ones((1, n), jnp.float32)
-  order = jax.random.permutation(key, n)
-  padding = steps * size - n
-  index = jnp.concatenate([order, order[:padding]])
-  weights = jnp.concatenate([jnp.ones(n, jnp.float32), jnp.zeros(padding, jnp.float32)])
-  return index.reshape(steps, size), weights.reshape(steps, size)

@@ -1,0 +1,90 @@
+"""The part of a members program that does not depend on the model, compiled once.
+
+A `MemberTraining` is `fit(prepare(keys), keys, hparams)`. Jobs of one run whose
+`prepare` is the same (same data, problem and schedule; e.g. every architecture
+of a study) share one compiled `prepare`, so each compiles only its `fit`
+(`research.train.execute.compile_members`).
+"""
+
+from __future__ import annotations
+
+import collections
+import concurrent.futures
+import threading
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+import jax
+
+from research.train import strategies
+from research.train.loop import MemberTraining
+
+if TYPE_CHECKING:
+  from research.train.execute import MemberJob
+
+# Batches drawn ahead for a whole chunk may take this much memory; beyond it,
+# each epoch draws its own inside the members program (the same values).
+BATCHES_AHEAD_BYTES = 256 * 2**20
+
+
+class PreparePrograms:
+  """The compiled `prepare` programs of one run (`MemberTraining`), each shared by
+  the jobs whose `shared` keys are equal: the first job to ask compiles it, the
+  others (on other threads too) wait for it and reuse it.
+
+  Only jobs that share one with another job of `jobs` (those still to train)
+  compile as two programs; a job alone compiles as one (two would not save a
+  compilation, and cost a little more than one).
+  """
+
+  def __init__(self, jobs: Sequence[MemberJob] = ()):
+    counts = collections.Counter(_sharing(job) for job in jobs
+                                 if isinstance(job.train, MemberTraining))
+    self._sharing = {key for key, count in counts.items() if count > 1}
+    self._lock = threading.Lock()
+    self._programs: dict[tuple, concurrent.futures.Future] = {}
+
+  def shares(self, job: MemberJob) -> bool:
+    """Whether `job` shares its `prepare` with another job."""
+    return isinstance(job.train, MemberTraining) and _sharing(job) in self._sharing
+
+  def get(self, key: tuple, compile_program: Callable[[], jax.stages.Compiled]
+          ) -> jax.stages.Compiled:
+    """The program under `key`, compiled by `compile_program` if no job did."""
+    with self._lock:
+      future = self._programs.get(key)
+      owner = future is None
+      if owner:
+        future = self._programs[key] = concurrent.futures.Future()
+    if owner:
+      try:
+        future.set_result(compile_program())
+      except BaseException as error:
+        future.set_exception(error)
+        raise
+    return future.result()
+
+
+def _sharing(job: MemberJob) -> tuple:
+  # Within a run, equal member counts mean equal chunks (one chunk size for all).
+  return job.train.shared, job.strategy, job.vmap_size, job.num_members
+
+
+
+def compile_parts(job: MemberJob, training: MemberTraining, width: int, device_mesh,
+                   arguments: tuple, prepared: PreparePrograms
+                   ) -> tuple[jax.stages.Compiled, Callable]:
+  """`training`'s `fit` compiled for the outputs of its shared `prepare` (taken
+  from `prepared`, or compiled into it); the compiled `fit` (for its memory) and
+  `run(keys, hparams)` of both, on `width` stacked members."""
+  draw_batches = 0 < training.batches_bytes * width <= BATCHES_AHEAD_BYTES  # 0: full batch
+  keys, hparams = arguments
+  devices = tuple(device.id for device in device_mesh.devices.flat) if device_mesh else ()
+  prepare = strategies.program(training.prepare_with(draw_batches), job.strategy,
+                               job.vmap_size, device_mesh)[0]
+  prepare_compiled = prepared.get(
+      (training.shared, draw_batches, job.strategy, job.vmap_size, width, devices),
+      lambda: prepare.lower(keys).compile())
+  fit = strategies.program(training.fit, job.strategy, job.vmap_size, device_mesh)[0]
+  fit_compiled = fit.lower(prepare_compiled.out_info, keys, hparams).compile()
+  return fit_compiled, lambda keys, hparams: fit_compiled(prepare_compiled(keys), keys, hparams)
