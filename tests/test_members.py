@@ -7,6 +7,7 @@ import sys
 import textwrap
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 import pytest
@@ -14,6 +15,7 @@ import pytest
 import research
 from research.errors import UserError
 from research.train import execute, strategies
+from research.train.loop import per_member
 from research.programs import first_program
 from tests.conftest import ROOT, tiny_credit_config
 
@@ -89,3 +91,17 @@ def test_members_sharded_over_four_devices_match_one_device(tmp_path):
   np.testing.assert_allclose(rows[METRICS].to_numpy(), single.seeds[METRICS].to_numpy(),
                              rtol=1e-5)
   assert sorted(os.listdir(sharded / "chunks")) == sorted(os.listdir(tmp_path / "one" / "chunks"))
+
+
+def test_a_carry_that_starts_alike_varies_per_member_with_the_same_values():
+  """`per_member` makes a scan carry that starts the same for every member (Adam's zero
+  moments, the diverged flag) vary per member, so vmap batches a scan's body once
+  instead of iterating to a fixed point; the values stay what they were."""
+  keys = jax.vmap(jax.random.key)(jnp.arange(3))
+  start = {"moments": jnp.arange(2.0), "diverged": jnp.zeros((), bool)}
+  stacked = jax.vmap(lambda key: per_member(start, key))(keys)
+  np.testing.assert_array_equal(stacked["moments"], np.tile(np.arange(2.0), (3, 1)))
+  np.testing.assert_array_equal(stacked["diverged"], np.zeros(3, bool))
+  jax.vmap(lambda key: start, out_axes=None)(keys)  # alike: vmap keeps one copy
+  with pytest.raises(ValueError, match="out_axes"):  # per member: it cannot
+    jax.vmap(lambda key: per_member(start, key), out_axes=None)(keys)

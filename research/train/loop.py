@@ -144,6 +144,20 @@ def guard(before: MemberState, after: MemberState, epoch_loss: jax.Array) -> Mem
                      diverged=before.diverged | ~finite)
 
 
+def per_member(tree: Any, key: jax.Array) -> Any:
+  """`tree`'s values unchanged, but varying with the member under vmap, as `key` does.
+
+  A scan carry that starts the same for every member (Adam's zero moments, a step
+  count, a flag) and varies after one step makes vmap batch the scan's body twice
+  to find its fixed point, and a scan inside it three times; a carry that varies from
+  the start is batched once (a third less tracing of a study's `fit`). XLA folds the
+  always-true select away, so the compiled program and its results are the same.
+  """
+  bits = jax.random.key_data(key)
+  member = jnp.all(bits == bits)  # True, and varying where `key` does
+  return jax.tree_util.tree_map(lambda leaf: jnp.where(member, leaf, leaf), tree)
+
+
 def with_values(model: nn.Module, values: Mapping[str, jax.Array]) -> nn.Module:
   """`model` with some fields replaced by per-member (traced) values."""
   return model.clone(**values) if values else model
@@ -228,8 +242,8 @@ def make_train(problem: Problem, model: nn.Module, optimizer: OptimizerSpec,
     member_model = with_values(model, hparams["model"])
     params = member_model.init(keys["init"], problem.init_input(member))["params"]
     tx = optimizer.build(hparams["optimizer"])
-    state = MemberState(params=params, opt_state=tx.init(params),
-                        diverged=jnp.zeros((), bool))
+    state = per_member(MemberState(params=params, opt_state=tx.init(params),
+                                   diverged=jnp.zeros((), bool)), keys["init"])
     loss_fn = functools.partial(problem.loss, model=member_model)
     state, diverged_epoch, train_loss, eval_loss = run_epochs(
         state, functools.partial(train_step, loss_fn=loss_fn, tx=tx), schedule, keys,
@@ -295,5 +309,6 @@ def run_epochs(state: MemberState, step: Callable, schedule: Schedule,
     return (new_state, diverged_epoch), (train_loss, held_out)
 
   (state, diverged_epoch), (train_loss, held_out_loss) = jax.lax.scan(
-      run_epoch, (state, jnp.array(-1, jnp.int32)), (jnp.arange(schedule.epochs), batches))
+      run_epoch, (state, per_member(jnp.array(-1, jnp.int32), keys["init"])),
+      (jnp.arange(schedule.epochs), batches))
   return state, diverged_epoch, train_loss, held_out_loss
