@@ -111,3 +111,22 @@ def test_a_non_finite_epoch_marks_the_member_diverged_and_keeps_its_parameters()
   for a, b in zip(jax.tree_util.tree_leaves(step(state, (x, y, w))[0].params),
                   jax.tree_util.tree_leaves(good.params)):
     np.testing.assert_array_equal(a, b)  # a finite epoch is kept as it is
+
+
+@pytest.mark.parametrize("leaf", [0, -1])
+def test_a_finite_loss_with_a_non_finite_parameter_still_marks_the_member_diverged(leaf):
+  """The last step's update can overflow after its loss was computed: the guard
+  tests every parameter leaf too, whichever one it is."""
+  model, (x, y, w) = MLP(hidden_sizes=(8,)), _batch()
+  tx = optim.make_optimizer("sgd", {}, {"learning_rate": 0.1})
+  state = _state(tx, model, (x, y, w))
+  after, loss = train_step(state, (x, y, w), jax.random.key(0), loss_fn=_loss(model), tx=tx)
+  leaves, tree = jax.tree_util.tree_flatten(after.params)
+  leaves[leaf] = leaves[leaf].at[(0,) * leaves[leaf].ndim].set(jnp.inf)
+  broken = after.replace(params=jax.tree_util.tree_unflatten(tree, leaves))
+  assert np.isfinite(float(loss))
+  guarded = guard(state, broken, loss)
+  assert bool(guarded.diverged)
+  for a, b in zip(jax.tree_util.tree_leaves(state.params),
+                  jax.tree_util.tree_leaves(guarded.params)):
+    np.testing.assert_array_equal(a, b)
