@@ -20,7 +20,8 @@ from research.plan import make_plan
 from research.plugins import load_plugins
 from research.registry import MODELS, OPTIMIZERS
 from research.tasks.forecast import Forecast, regression_loss
-from research.train.loop import MemberState, train_step
+from research.train.loop import train_step
+from research.train.state import MemberState
 from tests.conftest import ROOT, load_config
 
 load_plugins([f"{ROOT}/plugins"])

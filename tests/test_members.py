@@ -15,7 +15,7 @@ import pytest
 import research
 from research.errors import UserError
 from research.train import execute, strategies
-from research.train.loop import per_member
+from research.train.state import per_member
 from research.programs import first_program
 from tests.conftest import ROOT, tiny_credit_config
 

@@ -12,7 +12,8 @@ from research.models.mlp import MLP
 from research.plugins import load_plugins
 from research.registry import OPTIMIZERS
 from research.tasks.classification import binary_cross_entropy
-from research.train.loop import MemberState, guard, train_step
+from research.train.loop import train_step
+from research.train.state import MemberState, guard
 from tests.conftest import ROOT
 
 load_plugins([f"{ROOT}/plugins"])  # the example plugin's optimizer is tested too

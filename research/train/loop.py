@@ -26,6 +26,7 @@ import optax
 from research.errors import UserError
 from research.optim import OptimizerSpec
 from research.train.schedule import EpochBatches, Schedule, epoch_batches
+from research.train.state import MemberState, guard, per_member
 
 Batch = tuple[jax.Array, jax.Array, jax.Array]  # inputs, targets, weights (0 = padding)
 
@@ -62,21 +63,6 @@ class Problem(Protocol):
 
 
 @flax.struct.dataclass
-class MemberState:
-  """What one member carries from step to step.
-
-  Attributes:
-    params: model parameters.
-    opt_state: optimizer state (with the injected hyperparameters).
-    diverged: set once a loss or an update is not finite; from then on the
-      member keeps its last finite parameters and stops updating.
-  """
-  params: Any
-  opt_state: Any
-  diverged: jax.Array
-
-
-@flax.struct.dataclass
 class TrainOutput:
   """One member's results (stacked over members after vmap).
 
@@ -105,12 +91,6 @@ def flat_arrays(output: TrainOutput) -> dict[str, Any]:
   return {**output.predictions, **{name: getattr(output, name) for name in LOOP_OUTPUTS}}
 
 
-def _all_finite(tree) -> jax.Array:
-  # One test over all leaves laid end to end: one kernel, not two per leaf.
-  leaves = jax.tree_util.tree_leaves(tree)
-  return jnp.all(jnp.isfinite(jnp.concatenate([jnp.ravel(leaf) for leaf in leaves])))
-
-
 LossFn = Callable[[Any, Batch, "jax.Array | None"], jax.Array]
 
 
@@ -130,33 +110,6 @@ def train_step(state: MemberState, batch: Batch, dropout_key: jax.Array, *,
                                  value=loss, grad=grads, value_fn=batch_loss)
   return MemberState(params=optax.apply_updates(state.params, updates), opt_state=opt_state,
                      diverged=state.diverged), loss
-
-
-def guard(before: MemberState, after: MemberState, epoch_loss: jax.Array) -> MemberState:
-  """The state after an epoch, if its loss and the new parameters are finite and the
-  member had not diverged; otherwise the state from before the epoch, marked diverged
-  (a diverged member keeps its last finite parameters and stops updating)."""
-  finite = jnp.isfinite(epoch_loss) & _all_finite(after.params)
-  accept = finite & ~before.diverged
-  keep = lambda new, old: jax.tree_util.tree_map(
-      lambda n, o: jnp.where(accept, n, o), new, old)
-  return MemberState(params=keep(after.params, before.params),
-                     opt_state=keep(after.opt_state, before.opt_state),
-                     diverged=before.diverged | ~finite)
-
-
-def per_member(tree: Any, key: jax.Array) -> Any:
-  """`tree`'s values unchanged, but varying with the member under vmap, as `key` does.
-
-  A scan carry that starts the same for every member (Adam's zero moments, a step
-  count, a flag) and varies after one step makes vmap batch the scan's body twice
-  to find its fixed point, and a scan inside it three times; a carry that varies from
-  the start is batched once (a third less tracing of a study's `fit`). XLA folds the
-  always-true select away, so the compiled program and its results are the same.
-  """
-  bits = jax.random.key_data(key)
-  member = jnp.all(bits == bits)  # True, and varying where `key` does
-  return jax.tree_util.tree_map(lambda leaf: jnp.where(member, leaf, leaf), tree)
 
 
 def with_values(model: nn.Module, values: Mapping[str, jax.Array]) -> nn.Module:
