@@ -226,7 +226,8 @@ def run_epochs(state: MemberState, step: Callable, schedule: Schedule,
     step: `step(state, batch, dropout_key) -> (state, loss)`, e.g. `train_step`; each
       epoch's result is checked by `guard`.
     schedule: static sizes.
-    keys: the member's `order` and `dropout` keys.
+    keys: the member's keys (`order` and `dropout` draw its batches; `init` marks the
+      carry as the member's own, `per_member`).
     make_batch: `(row_index [batch], weights [batch]) -> batch`.
     eval_loss: `params -> loss` on held-out data, recorded after every epoch.
     on_epoch: a host callback given the epoch after each one (None: none).
