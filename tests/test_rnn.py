@@ -1,5 +1,7 @@
 """Recurrent models against a plain NumPy implementation of the same equations."""
 
+import re
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -162,3 +164,45 @@ def test_the_lstm_scan_and_its_hand_written_gradients_match_autodiff_of_the_text
   expected = jax.grad(loss(textbook_scan), argnums=(0, 1))(x_proj, kernel)
   for a, b in zip(got, expected):
     np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("cell,fields,projections", [
+    ("elman", {"hidden_sizes": (6, 4)}, {6, 4}),
+    ("lstm", {"hidden_sizes": (5,), "bidirectional": True}, {20}),
+    ("gru", {"hidden_sizes": (4,), "many_to_many": True, "outputs": 2}, {12}),
+])
+def test_evaluation_projecting_step_by_step_gives_the_hoisted_outputs_bit_for_bit(
+    cell, fields, projections, monkeypatch):
+  """Above `STEPWISE_PROJECTION_BYTES` evaluation projects each step's inputs inside
+  the scan; its outputs equal those of the projection hoisted out of it exactly."""
+  from research.models import rnn
+  model = MODELS.get(cell)(**fields)
+  x = jnp.asarray(np.random.default_rng(1).normal(size=(300, 7, 5)), jnp.float32)
+  params = model.init(jax.random.key(0), x[:1])
+  outputs = {}
+  for name, threshold in (("hoisted", 1 << 60), ("stepwise", 0)):
+    monkeypatch.setattr(rnn, "STEPWISE_PROJECTION_BYTES", threshold)
+    jaxpr = str(jax.make_jaxpr(lambda p, x: model.apply(p, x))(params, x))
+    hoisted = {int(w) for w in re.findall(r"f32\[300,7,(\d+)\]\S* = dot_general", jaxpr)}
+    assert (hoisted & projections) == (projections if name == "hoisted" else set()), name
+    outputs[name] = jax.jit(lambda p, x: model.apply(p, x))(params, x)
+  np.testing.assert_array_equal(outputs["stepwise"], outputs["hoisted"])
+
+
+def test_the_input_projection_is_initialized_as_a_dense_layer():
+  """`InputProjection` makes the parameters `nn.Dense` would (the fixtures and every
+  seed's initial network depend on it)."""
+  import flax.linen as nn
+  from research.models.rnn import RecurrentLayer
+
+  class DenseLayer(nn.Module):  # the layer's parameters as nn.Dense made them
+    @nn.compact
+    def __call__(self, x):
+      bias_init = lambda key, shape, dtype=jnp.float32: jnp.zeros(shape, dtype).at[5:10].set(1.0)
+      nn.Dense(20, bias_init=bias_init, name="input")(x)
+      self.param("recurrent_kernel", nn.initializers.orthogonal(), (5, 20))
+
+  x = jnp.ones((2, 3, 4))
+  got = RecurrentLayer("lstm", 5).init(jax.random.key(3), x)
+  expected = DenseLayer().init(jax.random.key(3), x)
+  jax.tree_util.tree_map(np.testing.assert_array_equal, got, expected)

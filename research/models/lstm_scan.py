@@ -21,18 +21,23 @@ def _doubled(size: int, dtype) -> jax.Array:
   return jnp.ones(4 * size, dtype).at[2 * size:3 * size].set(2.0)
 
 
+def lstm_cell(carry: tuple[jax.Array, jax.Array], x_proj: jax.Array, kernel: jax.Array):
+  """One LSTM step from the step's input projection `x_proj`; returns the new
+  `(cell, hidden)` and the step's gates (every gate through one sigmoid)."""
+  c, h = carry
+  gates = jax.nn.sigmoid((x_proj + h @ kernel) * _doubled(kernel.shape[0], x_proj.dtype))
+  i, f, g, o = jnp.split(gates, 4, axis=-1)
+  c = f * c + i * (2 * g - 1)
+  h = o * jnp.tanh(c)
+  return (c, h), gates
+
+
 def _forward(x_proj: jax.Array, kernel: jax.Array, reverse: bool):
   """Outputs `[time, ..., hidden]`, and the gates and cells of every step."""
-  size = kernel.shape[0]
-  doubled = _doubled(size, x_proj.dtype)
-  zeros = jnp.zeros(x_proj.shape[1:-1] + (size,), x_proj.dtype)
+  zeros = jnp.zeros(x_proj.shape[1:-1] + (kernel.shape[0],), x_proj.dtype)
 
   def step(carry, xp):
-    c, h = carry
-    gates = jax.nn.sigmoid((xp + h @ kernel) * doubled)
-    i, f, g, o = jnp.split(gates, 4, axis=-1)
-    c = f * c + i * (2 * g - 1)
-    h = o * jnp.tanh(c)
+    (c, h), gates = lstm_cell(carry, xp, kernel)
     return (c, h), (h, c, gates)
 
   _, (outputs, cells, gates) = jax.lax.scan(step, (zeros, zeros), x_proj, reverse=reverse)
