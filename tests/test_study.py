@@ -157,22 +157,31 @@ def test_eight_learning_rates_by_four_seeds_compile_once(tmp_path, monkeypatch):
 
 def test_shapes_share_one_compiled_split_and_batches(tmp_path, monkeypatch):
   """Three architectures compile one `prepare` (the split and the epochs' batches)
-  and three `fit`s, and train exactly the members that three whole programs do."""
+  and three `fit`s, run the `prepare` once for their common members (again for
+  each when none may be kept), and train exactly the members that three whole
+  programs do."""
   config = _with_study(tiny_credit_config(num_seeds=3), grid={
       "model": {"hidden_sizes": ((4,), (6,), (4, 4))}})
   research.run_study(config, str(tmp_path / "warm"))  # host-side helpers compile once per process
-  asked = []
-  get = prepared.PreparePrograms.get
+  asked, ran = [], []
+  get, inputs = prepared.PreparePrograms.get, prepared.PreparePrograms.inputs
   monkeypatch.setattr(prepared.PreparePrograms, "get",
                       lambda self, key, build: asked.append(key) or get(self, key, build))
+  monkeypatch.setattr(prepared.PreparePrograms, "inputs", lambda self, key, program, keys: inputs(
+      self, key, lambda k: ran.append(key) or program(k), keys))
   shared = _count_compiles(lambda: research.run_study(config, str(tmp_path / "shared")))
   assert len(asked) == 3 and len(set(asked)) == 1 and shared == 1 + 3
+  assert len(ran) == 1
+  monkeypatch.setattr(prepared, "KEPT_INPUTS_BYTES", 0)
+  research.run_study(config, str(tmp_path / "unkept"))
+  assert len(ran) == 1 + 3
   monkeypatch.setattr(prepared.PreparePrograms, "shares", lambda self, job: False)
   whole = _count_compiles(lambda: research.run_study(config, str(tmp_path / "whole")))
   assert whole == 3
   read = lambda run, name: pd.read_csv(tmp_path / run / name).filter(regex="^(?!.*seconds)")
   for name in ("trials.csv", "curves.csv"):
     pd.testing.assert_frame_equal(read("shared", name), read("whole", name))
+    pd.testing.assert_frame_equal(read("unkept", name), read("whole", name))
 
 
 def test_batches_drawn_ahead_or_in_the_loop_train_the_same_members(monkeypatch):

@@ -3,21 +3,24 @@
 A `MemberTraining` is `fit(prepare(keys), keys, hparams)`. Jobs of one run whose
 `prepare` is the same (same data, problem and schedule; e.g. every architecture
 of a study) share one compiled `prepare`, so each compiles only its `fit`
-(`research.train.execute.compile_members`).
+(`research.train.execute.compile_members`), and programs that train the same
+members share its outputs, so it runs once for them.
 """
 
 from __future__ import annotations
 
 import collections
 import concurrent.futures
+import hashlib
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import jax
+import numpy as np
 
 from research.train import strategies
-from research.train.loop import MemberTraining
+from research.train.loop import MemberInputs, MemberTraining
 
 if TYPE_CHECKING:
   from research.train.execute import MemberJob
@@ -25,6 +28,8 @@ if TYPE_CHECKING:
 # Batches drawn ahead for a whole chunk may take this much memory; beyond it,
 # each epoch draws its own inside the members program (the same values).
 BATCHES_AHEAD_BYTES = 256 * 2**20
+# Prepared inputs kept for the next program that trains the same members.
+KEPT_INPUTS_BYTES = 256 * 2**20
 
 
 class PreparePrograms:
@@ -43,10 +48,31 @@ class PreparePrograms:
     self._sharing = {key for key, count in counts.items() if count > 1}
     self._lock = threading.Lock()
     self._programs: dict[tuple, concurrent.futures.Future] = {}
+    self._inputs: collections.OrderedDict[tuple, tuple[MemberInputs, int]] = (
+        collections.OrderedDict())
 
   def shares(self, job: MemberJob) -> bool:
     """Whether `job` shares its `prepare` with another job."""
     return isinstance(job.train, MemberTraining) and _sharing(job) in self._sharing
+
+  def inputs(self, key: tuple, program: jax.stages.Compiled, keys: Mapping[str, jax.Array]
+             ) -> MemberInputs:
+    """`program(keys)` (the compiled `prepare` under `key`), run once for equal `keys`:
+    the programs of a study's architectures train the same members, so all but the
+    first reuse the first's inputs (the same values: `prepare` does not depend on the
+    model). The most recent up to `KEPT_INPUTS_BYTES` are kept."""
+    memo = (key, _fingerprint(keys))
+    with self._lock:
+      if memo in self._inputs:
+        self._inputs.move_to_end(memo)
+        return self._inputs[memo][0]
+    inputs = program(keys)
+    size = sum(leaf.nbytes for leaf in jax.tree_util.tree_leaves(inputs))
+    with self._lock:
+      self._inputs[memo] = (inputs, size)
+      while sum(kept for _, kept in self._inputs.values()) > KEPT_INPUTS_BYTES:
+        self._inputs.popitem(last=False)
+    return inputs
 
   def get(self, key: tuple, compile_program: Callable[[], jax.stages.Compiled]
           ) -> jax.stages.Compiled:
@@ -63,6 +89,14 @@ class PreparePrograms:
         future.set_exception(error)
         raise
     return future.result()
+
+
+def _fingerprint(keys: Mapping[str, jax.Array]) -> bytes:
+  """The members' keys as bytes (equal for equal keys, whichever arrays hold them)."""
+  data = {name: np.asarray(jax.random.key_data(key) if jax.dtypes.issubdtype(
+      key.dtype, jax.dtypes.prng_key) else key) for name, key in keys.items()}
+  return hashlib.sha256(b"".join(name.encode() + value.tobytes() + str(value.shape).encode()
+                                 for name, value in sorted(data.items()))).digest()
 
 
 def _sharing(job: MemberJob) -> tuple:
@@ -82,9 +116,9 @@ def compile_parts(job: MemberJob, training: MemberTraining, width: int, device_m
   devices = tuple(device.id for device in device_mesh.devices.flat) if device_mesh else ()
   prepare = strategies.program(training.prepare_with(draw_batches), job.strategy,
                                job.vmap_size, device_mesh)[0]
-  prepare_compiled = prepared.get(
-      (training.shared, draw_batches, job.strategy, job.vmap_size, width, devices),
-      lambda: prepare.lower(keys).compile())
+  program_key = (training.shared, draw_batches, job.strategy, job.vmap_size, width, devices)
+  prepare_compiled = prepared.get(program_key, lambda: prepare.lower(keys).compile())
   fit = strategies.program(training.fit, job.strategy, job.vmap_size, device_mesh)[0]
   fit_compiled = fit.lower(prepare_compiled.out_info, keys, hparams).compile()
-  return fit_compiled, lambda keys, hparams: fit_compiled(prepare_compiled(keys), keys, hparams)
+  return fit_compiled, lambda keys, hparams: fit_compiled(
+      prepared.inputs(program_key, prepare_compiled, keys), keys, hparams)
