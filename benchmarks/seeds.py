@@ -139,7 +139,8 @@ class Workload:
     """Compiled program, its inputs, compile seconds and memory (bytes)."""
     keys, hparams = self.members_inputs(num_seeds)
     mesh = strategies.mesh() if num_seeds % len(jax.devices()) == 0 else None
-    program, sharding = strategies.program(self.train, strategy, 8, mesh)
+    program, sharding = strategies.program(self.train, strategy,
+                                           self.config.train.vmap_size, mesh)
     if sharding is not None:
       keys, hparams = jax.device_put((keys, hparams), sharding)
     start = time.perf_counter()

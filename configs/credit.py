@@ -50,7 +50,9 @@ def get_config() -> ml_collections.ConfigDict:
   # How members share the machine: vmap (one batched program), map (one after
   # another), chunked (vmap groups of vmap_size, looped), auto (by backend and model).
   config.train.members = "auto"
-  config.train.vmap_size = 8
+  # Groups of 4 trained 5-8% faster than groups of 8 on a 2-core CPU, the same
+  # numbers bit for bit (benchmarks/RESULTS.md, sixth session).
+  config.train.vmap_size = 4
 
   # Classical models fitted for every seed on the same split as the network.
   config.baselines = ml_collections.ConfigDict()
