@@ -70,8 +70,38 @@ def _epoch_batches(key: jax.Array, schedule: Schedule) -> tuple[jax.Array, jax.A
   n, size, steps = schedule.num_train, schedule.batch_size, schedule.steps_per_epoch
   if schedule.full_batch:
     return jnp.arange(n)[None], jnp.ones((1, n), jnp.float32)
-  order = jax.random.permutation(key, n)
+  order = permutation(key, n)
   padding = steps * size - n
   index = jnp.concatenate([order, order[:padding]])
   weights = jnp.concatenate([jnp.ones(n, jnp.float32), jnp.zeros(padding, jnp.float32)])
   return index.reshape(steps, size), weights.reshape(steps, size)
+
+
+def permutation(key: jax.Array, n: int) -> jax.Array:
+  """`jax.random.permutation(key, n)`, the same values, faster on CPU for `n < 2**16`.
+
+  JAX shuffles with rounds of a stable sort of random 32-bit keys that carries
+  the rows along: a two-operand sort, which XLA:CPU runs through a compiled
+  comparator (3.5 ms for 8 members' 3,340 rows, against 0.76 ms for the keys
+  alone). Here each round's stable order comes from two one-operand sorts
+  instead (`_stable_order`), with JAX's keys and number of rounds.
+  """
+  if n >= 1 << 16:
+    return jax.random.permutation(key, n)
+  rounds = math.ceil(3 * math.log(max(1, n)) / math.log(2**32 - 1))  # as jax.random._shuffle
+  rows = jnp.arange(n)
+  for _ in range(rounds):
+    key, subkey = jax.random.split(key)
+    rows = rows[_stable_order(jax.random.bits(subkey, (n,), jnp.uint32))]
+  return rows
+
+
+def _stable_order(keys: jax.Array) -> jax.Array:
+  """The stable argsort of uint32 `keys` (fewer than 2**16 of them), by least
+  significant digit first: sort by the low 16 bits with each key's position in
+  the low 16 bits of what is sorted, then by the high 16 bits the same way (a
+  stable sort by the high half of a stable order by the low half)."""
+  position = jnp.arange(keys.shape[-1], dtype=jnp.uint32)
+  by_low = jax.lax.sort((keys & 0xFFFF) << 16 | position) & 0xFFFF
+  by_high = jax.lax.sort((keys[by_low] >> 16) << 16 | position) & 0xFFFF
+  return by_low[by_high].astype(jnp.int32)
