@@ -6,11 +6,13 @@ Follows the credit-scoring study whose eighteen networks (one to three hidden
 layers of 50-200 units, sigmoid or tanh) were compared with classical models
 on the same data. Each architecture is one trial of a grid; its members are
 its seeds, and every architecture sees the same seeds, so trials are paired.
-Shapes differ between architectures, so each is compiled once (the next one
-compiles while the current one trains); --config.study.pad_widths=True makes
-them 6 programs instead (each depth and activation padded to its widest
-widths, the results the same to float rounding: a faster first run on CPU, a
-slower cached rerun; README, "Studies: grids and random searches"). Prints accuracy, AUC (mean ± std)
+A sigmoid and a tanh network of the same widths share one compiled program
+(it computes both activations and selects each member's: the results are the
+same bit for bit; --config.study.share_choices=False compiles them apart), so
+the 18 architectures are 9 programs, each compiled once (the later ones
+compile while the earlier ones train); --config.study.pad_widths=True pads
+each depth to its widest widths as well, 3 programs (the results the same to
+float rounding: README, "Studies: grids and random searches"). Prints accuracy, AUC (mean ± std)
 and training time per network, the best marked; writes trials.csv,
 ranking.csv and best_config.py beside the usual files.
 """
@@ -40,5 +42,6 @@ def get_config() -> ml_collections.ConfigDict:
   # split itself, which flatters the winner.
   config.study.select_on = "validation"
   config.study.validation_fraction = 0.2
-  config.study.pad_widths = False  # True: one program per depth x activation (see above)
+  config.study.share_choices = True  # sigmoid and tanh in one program (see above)
+  config.study.pad_widths = False  # True: one program per depth (see above)
   return config

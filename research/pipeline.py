@@ -110,8 +110,10 @@ def run_study(config: ml_collections.ConfigDict, workdir: str,
 
 def _say_programs(plan: Plan, num_programs: int) -> None:
   padded = sum(bool(b.width_field) for b in plan.buckets)
-  logging.info("%d trials x %d seeds in %d compiled program(s)%s", len(plan.trials),
-               plan.num_seeds, num_programs, f", {padded} with padded widths" if padded else "")
+  shared = sum(bool(b.choices) for b in plan.buckets)
+  logging.info("%d trials x %d seeds in %d compiled program(s)%s%s", len(plan.trials),
+               plan.num_seeds, num_programs, f", {padded} with padded widths" if padded else "",
+               f", {shared} shared across activations (or other choices)" if shared else "")
 
 
 def _say_resumed(found: run_folder.Inspection, expected, workdir: str) -> None:

@@ -188,7 +188,8 @@ def make_plan(config: ml_collections.ConfigDict) -> Plan:
   return Plan(
       task=config.get("task", "classification"), seed=config.seed, num_seeds=config.num_seeds,
       vary=tuple(config.vary), trials=trials,
-      buckets=tuple(study_buckets.buckets(trials, study is not None and study.pad_widths)),
+      buckets=tuple(study_buckets.buckets(trials, study is not None and study.pad_widths,
+                                          study is not None and study.share_choices)),
       baselines=tuple(BaselineSpec(name, frozen(options))
                       for name, options in checks.check_baselines(config)),
       study=study, validation=study.validation if study else 0.0, chunk_size=config.chunk_size,

@@ -149,8 +149,9 @@ def describe_estimate(seconds: Sequence[float]) -> str:
 
 
 def _padded(bucket: Bucket) -> str:
-  return (f"; {bucket.width_field} padded to {bucket.padded_widths}" if bucket.width_field
-          else "")
+  return ((f"; {bucket.width_field} padded to {bucket.padded_widths}" if bucket.width_field
+           else "") + "".join(f"; {field} one of {', '.join(names)}"
+                              for field, names in bucket.choices))
 
 
 def dry_run(config: ml_collections.ConfigDict, plugin_dirs: Sequence[str] = ()) -> str:

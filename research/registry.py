@@ -83,10 +83,15 @@ class ModelInfo:
       pad ('' if none): built at a study bucket's widest widths, it computes a
       member's own network given its widths as ints in `true_<width_field>`
       (`study.pad_widths`; see `research.models.padding`).
+    choice_fields: fields naming one of several functions (e.g. the activation)
+      that a study may vary per member inside one compiled program: the model
+      is built with the bucket's names as a tuple in the field and takes each
+      member's position in it as an int in `<field>_index`.
   """
   input: str = "tabular"
   value_fields: tuple[str, ...] = ()
   width_field: str = ""
+  choice_fields: tuple[str, ...] = ()
 
   def check(self, name: str, obj: Any) -> None:
     if self.input not in INPUTS:
@@ -99,6 +104,9 @@ class ModelInfo:
     if self.width_field:
       _check_names(f"model {name!r}", "width_field",
                    (self.width_field, f"true_{self.width_field}"), obj)
+    _check_names(f"model {name!r}", "choice_fields", self.choice_fields, obj)
+    _check_names(f"model {name!r}", "choice_fields",
+                 tuple(f"{field}_index" for field in self.choice_fields), obj)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -84,11 +84,15 @@ def run_facts(plan: "Plan", task: Task, variants: Mapping[int, "Variant"],
       "compile_seconds": {b.label: outcome.compile_seconds[b.first.index] for b in plan.buckets},
       "train_seconds": {t.label: float(outcome.outputs[t.index]["seconds"].sum())
                         for t in plan.trials},
-      # Trials padded into one program share its time: their train_seconds are the
-      # program's per member, not their own network's.
+      # Trials padded into one program, or sharing one across their choices (the
+      # activation), share its time: their train_seconds are the program's per
+      # member, not their own network's.
       "padded_programs": {b.label: {"widths": list(b.padded_widths),
                                     "trials": [t.label for t in b.trials]}
                           for b in plan.buckets if b.width_field},
+      "choice_programs": {b.label: {"choices": {f: list(names) for f, names in b.choices},
+                                    "trials": [t.label for t in b.trials]}
+                          for b in plan.buckets if b.choices},
       "chunk_size": plan.chunk_size, "programs": len(plan.buckets), "trials": len(plan.trials),
       "num_members": plan.num_members, "devices": [str(d) for d in jax.devices()],
       "groups": {g.source: len(g.seeds) for g in plan.trials[0].groups},

@@ -56,10 +56,44 @@ def test_dropout_only_in_training():
     ({"activation": "sigmoidd"}, "did you mean 'sigmoid'"),
     ({"hidden_sizes": (8, 0)}, "positive integers"),
     ({"dropout": 1.0}, r"dropout must be in \[0, 1\)"),
+    ({"activation": ("tanh", "sigmoidd")}, "did you mean 'sigmoid'"),
 ])
 def test_mlp_rejects_bad_fields(kwargs, message):
   with pytest.raises(UserError, match=message):
     MLP(**kwargs)
+
+
+def test_several_activations_need_each_members_index():
+  model = MLP(hidden_sizes=(3,), activation=("sigmoid", "tanh"))
+  with pytest.raises(UserError, match="names several functions; give a single name"):
+    model.init(jax.random.key(0), jnp.ones((2, 5)))
+
+
+def test_a_shared_activation_program_computes_each_members_own_network():
+  # Four members under vmap, two per activation (a study bucket's order differs from
+  # the names' order): the logits are the single-activation network's exactly (the
+  # select passes one value), the gradients to rounding (the other activation's
+  # cotangents are exact zeros, but XLA may sum a bias gradient in another order).
+  names = ("tanh", "sigmoid")
+  chosen = np.array([1, 0, 0, 1], np.int32)
+  x = np.random.default_rng(0).normal(size=(6, 5)).astype(np.float32)
+  keys = jax.random.split(jax.random.key(3), 4)
+
+  def member(key, index, name=None):
+    model = MLP(hidden_sizes=(7, 4), activation=name or names, dropout=0.25,
+                activation_index=None if name else index)
+    params = model.init(key, x)["params"]
+    loss = lambda p: model.apply({"params": p}, x, train=True, rngs={"dropout": key}).sum()
+    return model.apply({"params": params}, x), jax.grad(loss)(params)
+
+  shared = jax.jit(jax.vmap(member))(keys, chosen)
+  for index, name in enumerate(names):
+    alone = jax.jit(jax.vmap(lambda key, name=name: member(key, None, name)))(keys)
+    np.testing.assert_array_equal(shared[0][chosen == index], alone[0][chosen == index])
+    for got, want in zip(jax.tree_util.tree_leaves(shared[1]),
+                         jax.tree_util.tree_leaves(alone[1])):
+      np.testing.assert_allclose(got[chosen == index], want[chosen == index], rtol=1e-5,
+                                 atol=1e-7)
 
 
 def _padded_pair(dropout):

@@ -61,7 +61,7 @@ def test_declared_metadata_is_typed_and_read_back():
 
   assert registry.info("tiny") == ModelInfo(input="sequence", value_fields=("dropout",))
   assert registry.names(input="sequence") == ["tiny"] and registry.names(input="tabular") == []
-  assert registry.info_fields() == ["input", "value_fields", "width_field"]
+  assert registry.info_fields() == ["input", "value_fields", "width_field", "choice_fields"]
 
 
 @pytest.mark.parametrize("declared,message", [
@@ -72,6 +72,9 @@ def test_declared_metadata_is_typed_and_read_back():
     ({"width_field": "dropout"},  # a padded model must take its true widths too
      r"declares width_field 'true_dropout', which it does not take"),
     ({"width_field": ("dropout",)}, r"width_field=\('dropout',\); use a field name"),
+    ({"choice_fields": ("activation",)}, r"choice_fields 'activation', which it does not"),
+    ({"choice_fields": ("dropout",)},  # a shared choice needs each member's index
+     r"declares choice_fields 'dropout_index', which it does not take"),
 ])
 def test_bad_model_declarations_are_refused_at_registration(declared, message):
   registry = _model_registry()
@@ -132,7 +135,8 @@ class RegressionLike(Task):
 
 def test_shipped_entries_declare_what_the_pipeline_reads():
   assert MODELS.info("mlp") == ModelInfo(input="tabular", value_fields=("dropout",),
-                                         width_field="hidden_sizes")
+                                         width_field="hidden_sizes",
+                                         choice_fields=("activation",))
   assert {MODELS.info(n).input for n in ("elman", "lstm", "gru")} == {"sequence"}
   assert BASELINES.names(task="forecast") == ["linear_autoregression",
                                               "random_forest_regression"]

@@ -323,22 +323,52 @@ def test_eval_every_skips_the_held_out_loss_between_its_epochs_and_changes_nothi
   pd.testing.assert_frame_equal(sparse.seeds[metrics], every.seeds[metrics])
 
 
+def test_activations_share_a_program_and_give_each_trial_its_own_rows(tmp_path):
+  # Two activations x two widths: two programs shared across the activations, four
+  # apart. Each member's activation travels as its index in the bucket's names.
+  grid = {"model": {"activation": ("tanh", "sigmoid"), "hidden_sizes": ((4,), (3, 2))}}
+  config = _with_study(tiny_credit_config(num_seeds=2, dotted={"model.dropout": 0.2}),
+                       grid=grid)
+  plan = make_plan(config)
+  assert [b.choices for b in plan.buckets] == [(("activation", ("tanh", "sigmoid")),)] * 2
+  assert [[t.label for t in b.trials] for b in plan.buckets][0] == [
+      "activation=tanh hidden_sizes=(4,)", "activation=sigmoid hidden_sizes=(4,)"]
+  np.testing.assert_array_equal(plan.buckets[0].hparams()["model"]["activation_index"],
+                                [0, 0, 1, 1])
+  assert plan.buckets[0].model_fields["activation"] == ("tanh", "sigmoid")
+  shared = research.run_study(config, str(tmp_path / "shared"))
+  set_field(config, "study.share_choices", False)
+  assert [b.choices for b in make_plan(config).buckets] == [()] * 4
+  apart = research.run_study(config, str(tmp_path / "apart"))
+  rows = lambda run: pd.read_csv(os.path.join(run.workdir, "trials.csv")).drop(
+      columns="train_seconds")
+  pd.testing.assert_frame_equal(rows(shared), rows(apart), check_exact=False, atol=1e-6)
+  with open(os.path.join(shared.workdir, "run.json")) as f:
+    choice_programs = json.load(f)["choice_programs"]
+  assert [p["choices"] for p in choice_programs.values()] == [{"activation": ["tanh",
+                                                                             "sigmoid"]}] * 2
+  set_field(config, "study.share_choices", "no")
+  with pytest.raises(UserError, match="study.share_choices must be True or False"):
+    make_plan(config)
+
+
 def test_padded_widths_share_one_program_per_depth_and_give_the_unpadded_rows(tmp_path):
-  # Six width patterns of two depths x two activations: four programs padded, twelve
-  # unpadded. Dropout is on, so the masks must be the unpadded ones too.
+  # Six width patterns of two depths x two activations: two programs padded (each
+  # sharing its activations), six unpadded. Dropout is on, so the masks must be the
+  # unpadded ones too.
   grid = {"model": {"hidden_sizes": ((4, 6), (8, 3), (5,), (7,), (5, 5), (3,)),
                     "activation": ("sigmoid", "tanh")}}
   config = _with_study(tiny_credit_config(num_seeds=2, dotted={"model.dropout": 0.2}),
                        grid=grid, pad_widths=True)
   plan = make_plan(config)
-  assert sorted(b.padded_widths for b in plan.buckets) == [(7,), (7,), (8, 6), (8, 6)]
-  assert {len(b.trials) for b in plan.buckets} == {3}
+  assert sorted(b.padded_widths for b in plan.buckets) == [(7,), (8, 6)]
+  assert {len(b.trials) for b in plan.buckets} == {6}
   bucket = plan.buckets[0]
   np.testing.assert_array_equal(bucket.hparams()["model"]["true_hidden_sizes"],
                                 np.repeat([t.model.fields["hidden_sizes"] for t in bucket.trials],
                                           2, axis=0))
   set_field(config, "study.pad_widths", False)
-  assert len(make_plan(config).buckets) == 12
+  assert len(make_plan(config).buckets) == 6
   unpadded = research.run_study(config, str(tmp_path / "unpadded"))
   set_field(config, "study.pad_widths", True)
   padded = research.run_study(config, str(tmp_path / "padded"))

@@ -10,10 +10,12 @@ from research.errors import UserError
 from research.models import padding
 from research.models.dropout import Dropout, is_concrete
 from research.models.padding import MaskedDense
-from research.registry import ACTIVATIONS, MODELS
+from research.models.activations import activation_names, chosen_activation
+from research.registry import MODELS
 
 
-@MODELS.register("mlp", input="tabular", value_fields=("dropout",), width_field="hidden_sizes")
+@MODELS.register("mlp", input="tabular", value_fields=("dropout",), width_field="hidden_sizes",
+                 choice_fields=("activation",))
 class MLP(nn.Module):
   """Dense layers with one activation, dropout after each, and one logit out.
 
@@ -21,19 +23,23 @@ class MLP(nn.Module):
 
   Attributes:
     hidden_sizes: widths of the hidden layers, input side first.
-    activation: a name registered in `ACTIVATIONS` (sigmoid, tanh, relu, ...).
+    activation: a name registered in `ACTIVATIONS` (sigmoid, tanh, relu, ...), or
+      several, of which each member computes the one at `activation_index`.
     dropout: rate applied after every hidden activation (0 disables it).
     true_hidden_sizes: `[layers]` ints when `hidden_sizes` is padded to a study
       bucket's widest (`research.models.padding`): the member's own widths,
       which it then computes exactly; None (the default) for no padding.
+    activation_index: an int (traced per member) choosing among several
+      `activation`s (a study bucket's); None when `activation` is one name.
   """
   hidden_sizes: Sequence[int] = (50, 100, 200)
-  activation: str = "sigmoid"
+  activation: str | tuple[str, ...] = "sigmoid"
   dropout: float | jax.Array = 0.0
   true_hidden_sizes: jax.Array | None = None
+  activation_index: jax.Array | None = None
 
   def __post_init__(self):
-    ACTIVATIONS.get(self.activation)  # fail at construction, not inside jit
+    activation_names(self.activation)  # fail at construction, not inside jit
     sizes = tuple(self.hidden_sizes)
     if any(not isinstance(s, int) or isinstance(s, bool) or s < 1 for s in sizes):
       raise UserError(f"model.hidden_sizes must be positive integers, got {sizes!r}; "
@@ -45,7 +51,7 @@ class MLP(nn.Module):
   @nn.compact
   def __call__(self, x: jax.Array, *, train: bool = False) -> jax.Array:
     """Maps features `[..., d]` to logits `[...]` of the positive class."""
-    activation = ACTIVATIONS.get(self.activation)
+    activation = chosen_activation(self.activation, self.activation_index)
     if self.true_hidden_sizes is not None:
       return self._padded(x, activation, train)
     for width in self.hidden_sizes:

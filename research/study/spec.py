@@ -24,12 +24,17 @@ class StudySpec:
     validation_fraction: the share of the training data held out to select on.
     pad_widths: trials differing only in layer widths share one program, padded
       to their widest (`research.study.buckets`).
+    share_choices: trials differing only in a model's choice fields (the
+      activation) share one program that computes each choice and selects a
+      member's own: half the compilations for two activations, a little more
+      training, the same results bit for bit.
   """
   metric: str
   search_per_seed: bool
   select_on: str = "validation"
   validation_fraction: float = 0.2
   pad_widths: bool = False
+  share_choices: bool = True
 
   @property
   def validation(self) -> float:
@@ -53,9 +58,10 @@ def study_spec(config: ml_collections.ConfigDict, task: Task) -> StudySpec:
   fraction = section.get("validation_fraction", 0.2)
   if select_on == "validation" and not (isinstance(fraction, float) and 0 < fraction < 1):
     raise UserError(f"study.validation_fraction must be between 0 and 1, got {fraction!r}")
-  pad_widths = section.get("pad_widths", False)
-  if not isinstance(pad_widths, bool):
-    raise UserError(f"study.pad_widths must be True or False, got {pad_widths!r}")
+  switches = {name: section.get(name, default)
+              for name, default in (("pad_widths", False), ("share_choices", True))}
+  for name, value in switches.items():
+    if not isinstance(value, bool):
+      raise UserError(f"study.{name} must be True or False, got {value!r}")
   return StudySpec(metric=metric, search_per_seed=bool(section.get("search_per_seed")),
-                   select_on=select_on, validation_fraction=float(fraction),
-                   pad_widths=pad_widths)
+                   select_on=select_on, validation_fraction=float(fraction), **switches)
