@@ -1,3 +1,5 @@
+import flax
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -5,6 +7,7 @@ import pytest
 
 import research.models  # noqa: F401
 from research.errors import UserError
+from research.models import layer_init
 from research.models.mlp import MLP
 from research.registry import ACTIVATIONS, MODELS
 
@@ -165,3 +168,35 @@ def test_padded_weights_never_reach_the_output_whatever_their_values():
   assert moved > 0 and moved != _block(planted["Dense_1"]["kernel"],
                                        true_params["Dense_1"]["kernel"])[1]
   np.testing.assert_allclose(padded_out, true_out, rtol=1e-5, atol=1e-6)
+
+
+class _FlaxDenseStack(nn.Module):
+  """The MLP's layers as plain `nn.Dense`s (Flax's own initialization)."""
+  hidden_sizes: tuple
+
+  @nn.compact
+  def __call__(self, x):
+    for width in self.hidden_sizes:
+      x = nn.sigmoid(nn.Dense(width)(x))
+    return nn.Dense(1)(x)[..., 0]
+
+
+@pytest.mark.parametrize("sizes", [(), (3,), (50, 100, 200), (150, 50, 150)])
+def test_the_mlps_batched_initialization_is_flaxs_bit_for_bit(sizes):
+  x = jnp.ones((2, 23))
+  for key in (jax.random.key(0), jax.random.PRNGKey(5)):  # typed and raw keys
+    ours = MLP(hidden_sizes=sizes).init(key, x)["params"]
+    flax_own = _FlaxDenseStack(hidden_sizes=sizes).init(key, x)["params"]
+    jax.tree_util.tree_map(np.testing.assert_array_equal, ours, flax_own)
+  keys = jax.random.split(jax.random.key(3), 3)  # as a compiled study draws them
+  init = lambda model: jax.jit(jax.vmap(lambda k: model.init(k, x)["params"]))(keys)
+  jax.tree_util.tree_map(np.testing.assert_array_equal, init(MLP(hidden_sizes=sizes)),
+                         init(_FlaxDenseStack(hidden_sizes=sizes)))
+
+
+def test_flax_fold_in_data_is_what_flax_folds_in():
+  key = jax.random.key(7)
+  for suffix in [("Dense_0", 1), ("Dense_12", 1), ("MLP_0", "Dense_1", 2)]:
+    np.testing.assert_array_equal(
+        jax.random.key_data(jax.random.fold_in(key, layer_init.flax_fold_in_data(suffix))),
+        jax.random.key_data(flax.core.scope._fold_in_static(key, suffix)))  # pylint: disable=protected-access

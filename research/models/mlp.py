@@ -7,7 +7,7 @@ import jax
 import jax.numpy as jnp
 
 from research.errors import UserError
-from research.models import padding
+from research.models import layer_init, padding
 from research.models.dropout import Dropout, is_concrete
 from research.models.padding import MaskedDense
 from research.models.activations import activation_names, chosen_activation
@@ -54,10 +54,16 @@ class MLP(nn.Module):
     activation = chosen_activation(self.activation, self.activation_index)
     if self.true_hidden_sizes is not None:
       return self._padded(x, activation, train)
-    for width in self.hidden_sizes:
-      x = activation(nn.Dense(width)(x))
+    widths = (*self.hidden_sizes, 1)
+    kernels = [nn.initializers.lecun_normal()] * len(widths)
+    if self.is_initializing():  # all layers' draws at once: Flax's values, less to compile
+      shapes = list(zip((x.shape[-1], *widths[:-1]), widths))
+      kernels = [layer_init.given(k) for k in layer_init.lecun_kernels(
+          self, shapes, [f"Dense_{layer}" for layer in range(len(widths))])]
+    for width, kernel in zip(self.hidden_sizes, kernels):
+      x = activation(nn.Dense(width, kernel_init=kernel)(x))
       x = Dropout(self.dropout)(x, deterministic=not train)
-    return nn.Dense(1)(x)[..., 0]
+    return nn.Dense(1, kernel_init=kernels[-1])(x)[..., 0]
 
   def _padded(self, x: jax.Array, activation, train: bool) -> jax.Array:
     """The same network at padded widths; modules get the unpadded one's names, so
