@@ -42,7 +42,7 @@ from research.pipeline import run_study
 from research.plugins import load_plugins
 from research.study import sampler as samplers
 from research.study import search_tables
-from research.study.space import has_study
+from research.study.space import has_study, is_search  # noqa: F401  (is_search: for callers)
 
 SEARCH_FILE = "search.json"  # marks a search's folder: what it searches, where it is stored
 BATCHES_DIR = "batches"
@@ -56,12 +56,6 @@ SEARCH_FIELDS = ("sampler", "search", "num_trials", "batch_size", "storage", "na
 FREE_FIELDS = ("storage", "name", "num_trials", "batch_size", "rerun_best")
 UNCLAIMED_S = 600  # a trial asked this long ago and never named a batch lost its process
 FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.FAIL)
-
-
-def is_search(config: ml_collections.ConfigDict) -> bool:
-  """Whether `config` asks for an Optuna search (`study.sampler` set)."""
-  study = config.get("study")
-  return bool(study) and bool(study.get("sampler"))
 
 
 def run_search(config: ml_collections.ConfigDict, workdir: str,

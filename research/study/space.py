@@ -58,6 +58,12 @@ class Point:
   seeds: np.ndarray
 
 
+def is_search(config: ml_collections.ConfigDict) -> bool:
+  """Whether `config` asks for an Optuna search (`study.sampler` set)."""
+  study = config.get("study")
+  return bool(study) and bool(study.get("sampler"))
+
+
 def has_study(config: ml_collections.ConfigDict) -> bool:
   """Whether `config.study` asks for a grid or a random search."""
   study = config.get("study")
