@@ -8,8 +8,8 @@ trains all of their members. With `study.pad_widths`, trials whose models
 differ only in layer widths (a model's declared `width_field`, same number of
 layers) share a bucket too: its program is built at their widest widths and
 each member computes its own network inside it (`research.models.padding`).
-Trials that differ in a model's declared `choice_fields` (the activation)
-share a bucket too: its program computes each of the bucket's choices and
+With `study.share_choices` (the default), trials that differ in a model's
+declared `choice_fields` (the activation) share a bucket too: its program computes each of the bucket's choices and
 selects a member's own by an int that travels with its floats.
 """
 
@@ -113,7 +113,7 @@ def buckets(trials: Sequence["Trial"], pad_widths: bool = False,
   order."""
   varied = {path for trial in trials for path in trial.values}
   grouped: dict[str, list["Trial"]] = {}
-  fields_of: dict[str, tuple[str, ...]] = {}
+  fields_of: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}  # vmapped, chosen
   for trial in trials:
     info = MODELS.info(trial.model.name)
     vmapped = tuple(f for f in info.value_fields
