@@ -103,17 +103,18 @@ def main(argv):
   compile_cache.enable(_CACHE.value)
   baseline_cache.enable(_BASELINE_CACHE.value)
   try:
-    if is_search(config):  # Optuna is imported only for a search (0.2 s of every start)
+    searching = is_search(config)
+    if searching:  # Optuna is imported only for a search (0.2 s of every start)
       from research import search  # pylint: disable=import-outside-toplevel
     if _DRY_RUN.value:
-      if is_search(config):  # what one batch compiles; the sampler picks the rest
+      if searching:  # what one batch compiles; the sampler picks the rest
         print(f"an Optuna search ({config.study.sampler}) of {config.study.num_trials} trials; "
               "its first batch:")
         config = stops.run(lambda: search.first_batch_config(config))
       print(stops.run(lambda: programs.dry_run(config, plugin_dirs=plugin_dirs)))
       return
     hosts.initialize(_COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value)
-    run = search.run_search if is_search(config) else research.run_study
+    run = search.run_search if searching else research.run_study
     result = stops.run(lambda: run(config, workdir, plugin_dirs=plugin_dirs))
     if compile_cache.summary():
       logging.info("%s", compile_cache.summary())
