@@ -6,6 +6,10 @@ regressor for forecasting. The task fits it on exactly the networks' training
 data for every member (`Task.fit_baseline`), with `random_state` = the
 member's seed when `init` varies across members, else the base seed: the
 estimator's own randomness plays the part of the initial weights.
+
+scikit-learn is imported when an estimator is built, not with this module: it
+took 0.4 s of every launch, and a run whose baselines come from the baseline
+cache (a rerun) needs none.
 """
 
 from __future__ import annotations
@@ -13,18 +17,13 @@ from __future__ import annotations
 import importlib.util
 from collections.abc import Sequence
 
-from sklearn.ensemble import (HistGradientBoostingClassifier, RandomForestClassifier,
-                              RandomForestRegressor)
-from sklearn.linear_model import LinearRegression, LogisticRegression
-from sklearn.model_selection import GridSearchCV, StratifiedKFold
-from sklearn.tree import DecisionTreeClassifier
-
 from research.registry import BASELINES
 
 
 @BASELINES.register("logistic_regression", task="classification")
 def logistic_regression(random_state: int, max_iter: int = 1000, C: float = 1.0):  # pylint: disable=invalid-name
   """L2-regularised logistic regression (lbfgs solver)."""
+  from sklearn.linear_model import LogisticRegression  # pylint: disable=import-outside-toplevel
   return LogisticRegression(max_iter=max_iter, C=C, random_state=random_state)
 
 
@@ -33,6 +32,8 @@ def decision_tree(random_state: int, max_depth: Sequence[int] = (3, 4, 5, 6),
                   cv_folds: int = 5):
   """A CART tree whose depth is chosen among `max_depth` by cross-validated AUC
   on the training split only."""
+  from sklearn.model_selection import GridSearchCV, StratifiedKFold  # pylint: disable=import-outside-toplevel
+  from sklearn.tree import DecisionTreeClassifier  # pylint: disable=import-outside-toplevel
   depths = [max_depth] if isinstance(max_depth, int) else list(max_depth)
   tree = DecisionTreeClassifier(random_state=random_state)
   if len(depths) == 1:
@@ -44,6 +45,7 @@ def decision_tree(random_state: int, max_depth: Sequence[int] = (3, 4, 5, 6),
 @BASELINES.register("random_forest", task="classification")
 def random_forest(random_state: int, n_estimators: int = 100, max_features: str = "sqrt"):
   """Breiman's random forest."""
+  from sklearn.ensemble import RandomForestClassifier  # pylint: disable=import-outside-toplevel
   return RandomForestClassifier(n_estimators=n_estimators, max_features=max_features,
                                 random_state=random_state, n_jobs=1)
 
@@ -51,6 +53,7 @@ def random_forest(random_state: int, n_estimators: int = 100, max_features: str 
 @BASELINES.register("gradient_boosting", task="classification")
 def gradient_boosting(random_state: int, max_iter: int = 100, learning_rate: float = 0.1):
   """scikit-learn's histogram gradient boosting (LightGBM-style)."""
+  from sklearn.ensemble import HistGradientBoostingClassifier  # pylint: disable=import-outside-toplevel
   return HistGradientBoostingClassifier(max_iter=max_iter, learning_rate=learning_rate,
                                         random_state=random_state)
 
@@ -77,6 +80,7 @@ if importlib.util.find_spec("lightgbm"):
 def linear_autoregression(random_state: int):  # pylint: disable=unused-argument
   """Least-squares linear model of the targets on the same inputs as the network
   (the window of past values, or a day's lagged loads and codes)."""
+  from sklearn.linear_model import LinearRegression  # pylint: disable=import-outside-toplevel
   return LinearRegression()
 
 
@@ -85,6 +89,7 @@ def random_forest_regression(random_state: int, n_estimators: int = 100,
                              min_samples_leaf: int = 5, max_features: float = 1.0):
   """A random forest on the same inputs as the network (`max_features`: the share of
   inputs each split considers; 1/3 is Breiman's choice for regression)."""
+  from sklearn.ensemble import RandomForestRegressor  # pylint: disable=import-outside-toplevel
   return RandomForestRegressor(n_estimators=n_estimators, min_samples_leaf=min_samples_leaf,
                                max_features=max_features, random_state=random_state,
                                n_jobs=-1)

@@ -105,11 +105,13 @@ def read_result(workdir: str) -> RunResult:
 
 def software_versions() -> dict[str, str]:
   """Versions of what computed the numbers, for run.json."""
-  import platform  # pylint: disable=import-outside-toplevel
-  import flax, jax, optax, sklearn  # pylint: disable=import-outside-toplevel,multiple-imports
+  import importlib.metadata, platform  # pylint: disable=import-outside-toplevel,multiple-imports
+  import flax, jax, optax  # pylint: disable=import-outside-toplevel,multiple-imports
+  # scikit-learn's from its metadata: a run whose baselines all come from a cache never imports it.
   return {"jax": jax.__version__, "flax": flax.__version__, "optax": optax.__version__,
           "numpy": np.__version__, "pandas": pd.__version__,
-          "scikit-learn": sklearn.__version__, "python": platform.python_version()}
+          "scikit-learn": importlib.metadata.version("scikit-learn"),
+          "python": platform.python_version()}
 
 
 # Temp files of unfinished writes start with this, a name only this tool uses: a
