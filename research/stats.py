@@ -63,6 +63,30 @@ def wilcoxon_p_value(a: np.ndarray, b: np.ndarray) -> float:
   return float(stats.wilcoxon(diff, zero_method="wilcox").pvalue)
 
 
+def wilcoxon_p_values(pairs: Sequence[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+  """`wilcoxon_p_value` of every pair `(a, b)`: the same numbers, fewer calls.
+
+  A call to scipy's test costs about 4 ms whatever the size (the 126 pairs
+  of an 18-trial study took 0.5 s). Pairs whose differences have no zeros and
+  no ties, which scipy tests exactly, are tested together, one vectorized call
+  per number of seeds (its p-values equal the single calls' bit for bit,
+  tests/test_stats.py); the others one at a time, as before.
+  """
+  diffs = [np.asarray(a, np.float64) - np.asarray(b, np.float64) for a, b in pairs]
+  p_values = np.empty(len(diffs))
+  exact: dict[int, list[int]] = {}
+  for number, diff in enumerate(diffs):
+    magnitudes = np.sort(np.abs(diff))
+    if diff.size and magnitudes[0] > 0 and np.all(np.diff(magnitudes) > 0):  # NaN: neither
+      exact.setdefault(diff.size, []).append(number)
+    else:
+      p_values[number] = wilcoxon_p_value(*pairs[number])
+  for numbers in exact.values():
+    p_values[numbers] = stats.wilcoxon(np.stack([diffs[n] for n in numbers]),
+                                       zero_method="wilcox", axis=1).pvalue
+  return p_values
+
+
 def compare(rows: pd.DataFrame, metrics: Sequence[str], lower_is_better: frozenset[str],
             seed: int = 0, anchor: str | None = None) -> pd.DataFrame:
   """Every pair of models, paired by seed: `model_a - model_b` per metric.
@@ -80,7 +104,7 @@ def compare(rows: pd.DataFrame, metrics: Sequence[str], lower_is_better: frozens
   if "diverged" in rows:
     rows = rows[~rows["diverged"].astype(bool)]
   models = list(dict.fromkeys(rows["model"]))
-  records = []
+  records, samples = [], []
   pairs = ([(anchor, other) for other in models if other != anchor] if anchor is not None
            else [(a, b) for i, a in enumerate(models) for b in models[i + 1:]])
   for model_a, model_b in pairs:
@@ -89,14 +113,16 @@ def compare(rows: pd.DataFrame, metrics: Sequence[str], lower_is_better: frozens
     for metric in metrics:
       a, b, _ = finite_pairs(paired[f"{metric}_a"].to_numpy(), paired[f"{metric}_b"].to_numpy())
       low, high, method = mean_interval(a - b, seed=seed)
+      samples.append((a, b))
       records.append({
           "model_a": model_a, "model_b": model_b, "metric": metric,
           "mean_diff": float(np.mean(a - b)) if a.size else np.nan,
           "ci_low": low, "ci_high": high, "ci_method": method,
           "p_improve": probability_of_improvement(a, b, metric not in lower_is_better)
                        if a.size else np.nan,
-          "p_value": wilcoxon_p_value(a, b), "min_p": min_wilcoxon_p(a.size),
-          "n": int(a.size)})
+          "min_p": min_wilcoxon_p(a.size), "n": int(a.size)})
+  for record, p_value in zip(records, wilcoxon_p_values(samples)):
+    record["p_value"] = float(p_value)
   return pd.DataFrame.from_records(records, columns=COMPARISON_COLUMNS)
 
 

@@ -40,6 +40,22 @@ def test_paired_wilcoxon_matches_scipy():
   assert stats.wilcoxon_p_value(a, a) == 1.0
 
 
+def test_wilcoxon_p_values_equal_one_test_at_a_time_bit_for_bit():
+  rng = np.random.default_rng(3)
+  pairs = []
+  for size in (3, 5, 8, 8, 8, 12, 30, 60):  # several of one size share a vectorized call
+    a, b = rng.normal(0.84, 0.01, size), rng.normal(0.83, 0.01, size)
+    pairs.append((a, b))
+    pairs.append((a, np.round(b, 2) + np.round(a - b, 2)))  # ties and zeros: tested alone
+  a = rng.normal(size=8)
+  pairs += [(a, a), (a[:0], a[:0]), (a, a + np.where(a > 0, 1.0, -1.0) * 0.5),
+            (np.append(a, np.nan), np.append(a + 1, 0.0))]
+  expected = [stats.wilcoxon_p_value(x, y) for x, y in pairs]
+  got = stats.wilcoxon_p_values(pairs)
+  np.testing.assert_array_equal(got, expected)  # NaN where the single test gives NaN
+  assert len(set(np.round(got[:16:2], 12))) > 4  # the batched ones are distinct tests
+
+
 def test_probability_of_improvement_counts_ties_half_and_respects_direction():
   a = np.array([0.9, 0.8, 0.7, 0.6])
   b = np.array([0.8, 0.8, 0.8, 0.5])
