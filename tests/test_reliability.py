@@ -145,3 +145,20 @@ def test_package_never_unpickles():
             if pattern.search(line):
               offenders.append(f"{path}:{number}: {line.strip()}")
   assert not offenders, offenders
+
+
+def test_member_keys_are_computed_once_and_stay_each_seeds_own():
+  import jax  # pylint: disable=import-outside-toplevel
+  from research import seeding  # pylint: disable=import-outside-toplevel
+  data = lambda keys: {s: np.asarray(jax.random.key_data(k)) for s, k in keys.items()}
+  first = seeding.member_keys([3, 4, 5], 0)
+  first["split"] = None  # the caller's dict is its own: the shared keys are untouched
+  again, alone = seeding.member_keys(np.array([3, 4, 5]), 0), seeding.member_keys([4], 0)
+  assert again is not first and again["split"] is not None
+  assert seeding._member_keys.cache_info().hits >= 1  # pylint: disable=protected-access
+  for stream, values in data(again).items():
+    np.testing.assert_array_equal(values[1:2], data(alone)[stream])  # seed 4 alone or not
+  shared = data(seeding.member_keys([3, 4, 5], 0, vary=("init",)))
+  assert (shared["split"] == shared["split"][0]).all()
+  assert not (shared["init"] == shared["init"][0]).all()
+  np.testing.assert_array_equal(shared["init"], data(again)["init"])
