@@ -42,7 +42,6 @@ from research.pipeline import run_study
 from research.plugins import load_plugins
 from research.study import sampler as samplers
 from research.study import search_tables
-from research.study.space import has_study, is_search  # noqa: F401  (is_search: for callers)
 
 SEARCH_FILE = "search.json"  # marks a search's folder: what it searches, where it is stored
 BATCHES_DIR = "batches"

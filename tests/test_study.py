@@ -16,6 +16,7 @@ from research.errors import UserError
 from research.plan import make_plan
 from research.plugins import load_plugins
 from research.progress import Progress
+from research.study.space import is_search
 from research.tasks import get_task
 from research.train import execute, prepared
 from tests.conftest import ROOT, launch, load_config, set_field, tiny_credit_config
@@ -258,7 +259,7 @@ EXPECTED_TRIALS = {"credit": 1, "credit_architectures": 18, "credit_search": 8, 
 def test_every_config_file_loads_checks_and_expands(name):
   load_plugins([os.path.join(ROOT, "plugins")], entry_points=False)  # regression's task
   config = load_config(name)
-  if search.is_search(config):  # an Optuna search: its first batch of trials
+  if is_search(config):  # an Optuna search: its first batch of trials
     with pytest.raises(UserError, match="Optuna search"):
       make_plan(config)
     config = search.first_batch_config(config)
