@@ -1,6 +1,7 @@
 """Runs one study: `python launch.py --config=configs/credit.py [--config.field=value]`."""
 
 import datetime
+import gc
 import os
 import sys
 
@@ -78,6 +79,9 @@ def _fail(error: Exception, what: str):
 
 
 def main(argv):
+  # What is imported by now (JAX, Flax, this package) lives to the end: kept out of
+  # the collector's full scans (0.78 of the 1.1 s it took in a first study's run).
+  gc.freeze()
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
   config_file = flags.FLAGS["config"].config_filename
@@ -144,6 +148,7 @@ def main(argv):
     print()
     print(terminal.format_variance(result.variance, result.metrics[0]))
   print(f"results in {result.workdir}")
+  gc.freeze()  # and no full collection of everything at the interpreter's exit
   if result.every_network_diverged():
     print("error: every network member diverged (a non-finite loss or update), so the "
           "networks have no results; lower optimizer.learning_rate or check the data, "
