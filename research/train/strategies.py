@@ -39,25 +39,16 @@ AXIS = "members"
 # equal to float rounding (benchmarks/RESULTS.md; tests/test_members.py). The
 # matmuls are library calls either way; the higher levels spend their time on the small loops.
 CPU_COMPILER_OPTIONS = {"xla_backend_optimization_level": 1}
-# With one CPU device per core (launch.py's default), each device's matmuls run on
-# its own thread: split over the shared thread pool they only contend with the
-# other devices' work and the compilations (a first study's run 0.6 s shorter,
-# the same results bit for bit; benchmarks/RESULTS.md).
-CPU_DEVICE_PER_CORE_OPTIONS = {"xla_cpu_multi_thread_eigen": False}
 
 
-def compiler_options(backend: str | None = None, devices: int | None = None
-                     ) -> dict[str, int | bool] | None:
-  """XLA options for the members programs on `backend` (default: JAX's) with `devices`
-  local devices (default: JAX's); None: XLA's own. An option that `XLA_FLAGS` sets
-  is left to it (`--xla_backend_optimization_level=3` restores XLA's default level)."""
-  if (backend or jax.default_backend()) != "cpu":
+def compiler_options(backend: str | None = None) -> dict[str, int] | None:
+  """XLA options for the members programs on `backend` (default: JAX's); None: XLA's own,
+  also where `XLA_FLAGS` sets the level itself (`--xla_backend_optimization_level=3`
+  restores XLA's default)."""
+  if (backend or jax.default_backend()) != "cpu" or (
+      "xla_backend_optimization_level" in os.environ.get("XLA_FLAGS", "")):
     return None
-  options = dict(CPU_COMPILER_OPTIONS)
-  if (devices or jax.local_device_count()) >= (os.cpu_count() or 1):
-    options.update(CPU_DEVICE_PER_CORE_OPTIONS)
-  flags = os.environ.get("XLA_FLAGS", "")
-  return {name: value for name, value in options.items() if name not in flags} or None
+  return dict(CPU_COMPILER_OPTIONS)
 
 
 def resolve(strategy: str, model_input: str, backend: str | None = None) -> str:
