@@ -3,6 +3,7 @@
 import json
 import math
 import os
+import threading
 
 import jax
 import ml_collections
@@ -183,6 +184,31 @@ def test_shapes_share_one_compiled_split_and_batches(tmp_path, monkeypatch):
   for name in ("trials.csv", "curves.csv"):
     pd.testing.assert_frame_equal(read("shared", name), read("whole", name))
     pd.testing.assert_frame_equal(read("unkept", name), read("whole", name))
+
+
+def test_a_shared_prepare_is_handed_out_while_it_compiles():
+  """`get` gives the `prepare`'s output types as soon as it is lowered (a `fit` is
+  lowered and compiled from them meanwhile), compiles it once, on another thread,
+  and hands the same compilation to every job that asks."""
+  started, release = threading.Event(), threading.Event()
+  compiles = []
+
+  class Lowered:
+    out_info = "types"
+
+    def compile(self):
+      compiles.append(threading.get_ident())
+      started.set()
+      assert release.wait(10)
+      return "compiled"
+
+  programs_of_run = prepared.PreparePrograms()
+  first = programs_of_run.get("key", Lowered)
+  assert first.out_info == "types" and started.wait(10) and not first.compiled.done()
+  second = programs_of_run.get("key", lambda: pytest.fail("lowered twice"))
+  release.set()
+  assert first.compiled.result(10) == second.compiled.result(10) == "compiled"
+  assert len(compiles) == 1 and compiles[0] != threading.get_ident()
 
 
 def test_batches_drawn_ahead_or_in_the_loop_train_the_same_members(monkeypatch):

@@ -4,17 +4,20 @@ A `MemberTraining` is `fit(prepare(keys), keys, hparams)`. Jobs of one run whose
 `prepare` is the same (same data, problem and schedule; e.g. every architecture
 of a study) share one compiled `prepare`, so each compiles only its `fit`
 (`research.train.execute.compile_members`), and programs that train the same
-members share its outputs, so it runs once for them.
+members share its outputs, so it runs once for them. The first job's `fit`
+compiles at the same time as the `prepare` (a run's first program is on its
+critical path: nothing trains until both are compiled).
 """
 
 from __future__ import annotations
 
 import collections
 import concurrent.futures
+import dataclasses
 import hashlib
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import jax
 import numpy as np
@@ -74,21 +77,37 @@ class PreparePrograms:
         self._inputs.popitem(last=False)
     return inputs
 
-  def get(self, key: tuple, compile_program: Callable[[], jax.stages.Compiled]
-          ) -> jax.stages.Compiled:
-    """The program under `key`, compiled by `compile_program` if no job did."""
+  def get(self, key: tuple, lower_program: Callable[[], jax.stages.Lowered]) -> SharedPrepare:
+    """The program under `key`, lowered by `lower_program` if no job did.
+
+    The first job to ask lowers it and starts its compilation on a thread of its
+    own, so that the job's `fit` (lowered from the lowered program's output types
+    alone) compiles at the same time; jobs that ask later wait for the lowering."""
     with self._lock:
-      future = self._programs.get(key)
-      owner = future is None
+      lowering = self._programs.get(key)
+      owner = lowering is None
       if owner:
-        future = self._programs[key] = concurrent.futures.Future()
+        lowering = self._programs[key] = concurrent.futures.Future()
     if owner:
       try:
-        future.set_result(compile_program())
+        lowered = lower_program()
       except BaseException as error:
-        future.set_exception(error)
+        lowering.set_exception(error)
         raise
-    return future.result()
+      compiling = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+      lowering.set_result(SharedPrepare(out_info=lowered.out_info,
+                                        compiled=compiling.submit(lowered.compile)))
+      compiling.shutdown(wait=False)
+    return lowering.result()
+
+
+@dataclasses.dataclass(frozen=True)
+class SharedPrepare:
+  """A shared `prepare`: its output types (all a `fit` needs to be lowered) and its
+  compilation, under way or done (the same program as compiling it before the `fit`:
+  the `fit` lowered from either's output types is the same, instruction for instruction)."""
+  out_info: Any
+  compiled: concurrent.futures.Future
 
 
 def _fingerprint(keys: Mapping[str, jax.Array]) -> bytes:
@@ -117,8 +136,9 @@ def compile_parts(job: MemberJob, training: MemberTraining, width: int, device_m
   prepare = strategies.program(training.prepare_with(draw_batches), job.strategy,
                                job.vmap_size, device_mesh)[0]
   program_key = (training.shared, draw_batches, job.strategy, job.vmap_size, width, devices)
-  prepare_compiled = prepared.get(program_key, lambda: prepare.lower(keys).compile())
+  shared = prepared.get(program_key, lambda: prepare.lower(keys))
   fit = strategies.program(training.fit, job.strategy, job.vmap_size, device_mesh)[0]
-  fit_compiled = fit.lower(prepare_compiled.out_info, keys, hparams).compile()
+  fit_compiled = fit.lower(shared.out_info, keys, hparams).compile()
+  prepare_compiled = shared.compiled.result()  # compiled meanwhile, on another thread
   return fit_compiled, lambda keys, hparams: fit_compiled(
       prepared.inputs(program_key, prepare_compiled, keys), keys, hparams)
