@@ -56,19 +56,37 @@ def gather(tree: Any) -> Any:
 def place(tree: Any, sharding: jax.sharding.Sharding) -> Any:
   """`tree`'s arrays (the same on every process) laid out with `sharding`.
 
-  With several processes each builds only the shards of its own devices.
+  The arrays go from the host (typed keys as their key data, wrapped again on
+  the devices): putting a device's key array onto a sharding compiles a program
+  of its own. With several processes each builds only the shards of its own devices.
   """
-  if jax.process_count() == 1:
-    return jax.device_put(tree, sharding)
-
   def global_array(value):
-    typed_key = jax.dtypes.issubdtype(value.dtype, jax.dtypes.prng_key)
+    typed_key = _is_key(value)
     host = np.asarray(jax.random.key_data(value) if typed_key else value)
     # (key data has a trailing axis, which the members' spec leaves whole)
-    array = jax.make_array_from_callback(host.shape, sharding, lambda index: host[index])
+    array = (jax.device_put(host, sharding) if jax.process_count() == 1 else
+             jax.make_array_from_callback(host.shape, sharding, lambda index: host[index]))
     return jax.random.wrap_key_data(array, impl=jax.random.key_impl(value)) if typed_key else array
 
   return jax.tree_util.tree_map(global_array, tree)
+
+
+def rows(tree: Any, index: np.ndarray) -> Any:
+  """The rows `index` of the leading axis of `tree`'s arrays, taken on the host (as
+  NumPy arrays, and typed keys wrapped again): indexing device arrays would compile
+  a program for each shape and type, on the way to every run's first program."""
+  def take(value):
+    if _is_key(value):
+      return jax.random.wrap_key_data(np.asarray(jax.random.key_data(value))[index],
+                                      impl=jax.random.key_impl(value))
+    return np.asarray(value)[index]
+
+  return jax.tree_util.tree_map(take, tree)
+
+
+def _is_key(value: Any) -> bool:
+  dtype = getattr(value, "dtype", None)
+  return dtype is not None and jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key)
 
 
 def from_writer(compute: Callable[[], Any]) -> Any:

@@ -56,14 +56,39 @@ def member_keys(seeds: Sequence[int], base_seed: int,
 @functools.lru_cache(maxsize=64)
 def _member_keys(seeds: tuple[int, ...], base_seed: int, vary: tuple[str, ...],
                  prng_impl: str) -> dict[str, jax.Array]:
-  del prng_impl  # part of the cache's key: the keys depend on it
   seeds = np.asarray(seeds, dtype=np.int64)
   keys = {}
   for index, stream in enumerate(STREAMS):
     stream_seeds = seeds if stream in vary else np.full_like(seeds, base_seed)
+    if prng_impl == "threefry2x32" and 0 <= stream_seeds.min() and stream_seeds.max() < 2**32:
+      # The same bits as below, computed on the host: each JAX operation here would
+      # compile a program of its own (0.15 s before a run's first program).
+      keys[stream] = jax.random.wrap_key_data(threefry_fold_in(stream_seeds, index),
+                                              impl="threefry2x32")
+      continue
     roots = jax.vmap(jax.random.key)(jnp.asarray(stream_seeds, dtype=jnp.uint32))
     keys[stream] = jax.vmap(jax.random.fold_in, in_axes=(0, None))(roots, index)
   return keys
+
+
+def threefry_fold_in(seeds: np.ndarray, data: int) -> np.ndarray:
+  """`fold_in(key(seed), data)`'s key data (`[len(seeds), 2]` uint32) for each of
+  `seeds` (below 2**32), as JAX's Threefry-2x32 computes it (`jax._src.random.threefry2x32`:
+  the hash of the counts `(0, data)` under the key `(0, seed)`), in NumPy."""
+  key = (np.zeros(len(seeds), np.uint32), np.asarray(seeds).astype(np.uint32))
+  schedule = (key[0], key[1], key[0] ^ key[1] ^ np.uint32(0x1BD11BDA))
+  x = [np.zeros(len(seeds), np.uint32) + schedule[0],
+       np.full(len(seeds), data, np.uint32) + schedule[1]]
+  rotations = ((13, 15, 26, 6), (17, 29, 16, 24))
+  with np.errstate(over="ignore"):  # uint32 arithmetic wraps, as the hash needs
+    for block in range(5):
+      for rotation in rotations[block % 2]:
+        x[0] = x[0] + x[1]
+        x[1] = (x[1] << np.uint32(rotation)) | (x[1] >> np.uint32(32 - rotation))
+        x[1] = x[0] ^ x[1]
+      x[0] = x[0] + schedule[(block + 1) % 3]
+      x[1] = x[1] + schedule[(block + 2) % 3] + np.uint32(block + 1)
+  return np.stack(x, axis=1)
 
 
 TOTAL_SOURCE = "all"
@@ -108,4 +133,14 @@ def member_groups(base_seed: int, num_seeds: int, vary: Collection[str],
 def group_keys(groups: Sequence[MemberGroup], base_seed: int) -> dict[str, jax.Array]:
   """Keys of all groups' members, concatenated in group order."""
   per_group = [member_keys(g.seeds, base_seed, g.vary) for g in groups]
-  return {s: jnp.concatenate([keys[s] for keys in per_group]) for s in STREAMS}
+  return {s: concatenate_keys([keys[s] for keys in per_group]) for s in STREAMS}
+
+
+def concatenate_keys(keys: Sequence[jax.Array]) -> jax.Array:
+  """Typed key arrays laid end to end, on the host (`jnp.concatenate` would compile
+  a program for each combination of lengths)."""
+  if len(keys) == 1:
+    return keys[0]
+  return jax.random.wrap_key_data(
+      np.concatenate([np.asarray(jax.random.key_data(k)) for k in keys]),
+      impl=jax.random.key_impl(keys[0]))

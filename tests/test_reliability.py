@@ -162,3 +162,58 @@ def test_member_keys_are_computed_once_and_stay_each_seeds_own():
   assert (shared["split"] == shared["split"][0]).all()
   assert not (shared["init"] == shared["init"][0]).all()
   np.testing.assert_array_equal(shared["init"], data(again)["init"])
+
+
+def _compiles(run) -> int:
+  import jax  # pylint: disable=import-outside-toplevel
+  names = []
+  listener = lambda name, *_, **__: names.append(name)
+  jax.monitoring.register_event_duration_secs_listener(listener)
+  try:
+    run()
+  finally:
+    jax.monitoring.unregister_event_duration_listener(listener)
+  return names.count("/jax/core/compile/backend_compile_duration")
+
+
+def test_member_keys_are_jaxs_own_bit_for_bit_and_compile_nothing():
+  """The keys computed on the host are `fold_in(key(seed), stream)` as JAX computes
+  them, for seeds across the uint32 range; seeds outside it take JAX's own path."""
+  import jax  # pylint: disable=import-outside-toplevel
+  from research import seeding  # pylint: disable=import-outside-toplevel
+  seeds = np.concatenate([np.arange(20), np.random.default_rng(0).integers(0, 2**32, 300),
+                          [2**31 - 1, 2**31, 2**32 - 1]])
+  keys = {}
+  assert _compiles(lambda: keys.update(seeding.member_keys(seeds, 7))) == 0
+  reference = jax.vmap(jax.random.key)(jax.numpy.asarray(seeds, dtype=jax.numpy.uint32))
+  for index, stream in enumerate(seeding.STREAMS):
+    expected = jax.vmap(jax.random.fold_in, in_axes=(0, None))(reference, index)
+    np.testing.assert_array_equal(jax.random.key_data(keys[stream]),
+                                  jax.random.key_data(expected))
+    assert jax.random.key_impl(keys[stream]) == jax.random.key_impl(expected)
+  beyond = seeding.member_keys([2**32 + 5], 0)["init"]  # JAX's path (uint32 wraps)
+  np.testing.assert_array_equal(jax.random.key_data(beyond),
+                                jax.random.key_data(seeding.member_keys([5], 0)["init"]))
+
+
+def test_keys_are_concatenated_taken_and_placed_on_the_host():
+  """Joining groups' keys, padding a chunk and sharding it compile no program (each
+  would before a run's first), and give the keys that JAX's own operations give."""
+  import jax  # pylint: disable=import-outside-toplevel
+  from research import hosts, seeding  # pylint: disable=import-outside-toplevel
+  from research.train import strategies  # pylint: disable=import-outside-toplevel
+  first, second = seeding.member_keys([0, 1, 2], 0), seeding.member_keys([5, 6], 0)
+  index = np.array([0, 4, 4, 1])
+  mesh = jax.sharding.Mesh(np.array(jax.devices()[:2]), (strategies.AXIS,))  # 1 or 2 devices
+  sharding = strategies.members_sharding(mesh)
+  done = {}
+  def run():
+    done["joined"] = seeding.concatenate_keys([first["split"], second["split"]])
+    done["taken"] = hosts.rows({"keys": done["joined"], "rate": np.arange(5.0)}, index)
+    done["placed"] = hosts.place(done["taken"], sharding)
+  assert _compiles(run) == 0
+  expected = jax.numpy.concatenate([first["split"], second["split"]])[index]
+  for tree in (done["taken"], done["placed"]):
+    np.testing.assert_array_equal(jax.random.key_data(tree["keys"]), jax.random.key_data(expected))
+    np.testing.assert_array_equal(tree["rate"], [0.0, 4.0, 4.0, 1.0])
+  assert done["placed"]["keys"].sharding == sharding

@@ -137,7 +137,7 @@ def compile_members(job: MemberJob, chunk_size: int = 0, progress: Progress | No
   place = (lambda tree: tree) if sharding is None else (
       lambda tree: hosts.place(tree, sharding))
   padding = np.minimum(np.arange(width), job.num_members - 1)
-  take = lambda tree: place(jax.tree_util.tree_map(lambda a: a[padding], tree))
+  take = lambda tree: place(hosts.rows(tree, padding))
   arguments = take(job.keys), take(job.hparams)
   start = time.perf_counter()
   if prepared is not None and prepared.shares(job):
@@ -238,7 +238,7 @@ def run_members(compiled: CompiledMembers | None, job: MemberJob, store: ChunkSt
 
   def train_chunk(number: int, start: int, end: int) -> dict[str, np.ndarray]:
     index = np.minimum(np.arange(start, start + compiled.width), end - 1)
-    take = lambda tree: jax.tree_util.tree_map(lambda a: a[index], tree)
+    take = lambda tree: hosts.rows(tree, index)
     if progress:
       progress.chunk(label, number, len(chunks), end - start)
     begin = time.perf_counter()
