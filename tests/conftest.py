@@ -29,6 +29,19 @@ def pytest_collection_modifyitems(config, items):
       item.add_marker(skip)
 
 
+def count_compiles(run) -> int:
+  """How many XLA compilations `run()` makes (JAX's monitoring events)."""
+  import jax  # pylint: disable=import-outside-toplevel
+  names = []
+  listener = lambda name, *_, **__: names.append(name)
+  jax.monitoring.register_event_duration_secs_listener(listener)
+  try:
+    run()
+  finally:
+    jax.monitoring.unregister_event_duration_listener(listener)
+  return names.count("/jax/core/compile/backend_compile_duration")
+
+
 def load_config(name: str):
   """`configs/<name>.py`'s `get_config()`."""
   spec = importlib.util.spec_from_file_location(f"config_{name}",

@@ -16,7 +16,7 @@ import research
 from research.errors import UserError
 from research.seeding import member_keys, member_seeds
 from research.programs import first_program
-from tests.conftest import ROOT, TINY_FLAGS, launch, tiny_credit_config
+from tests.conftest import ROOT, TINY_FLAGS, count_compiles, launch, tiny_credit_config
 
 METRICS = ["auc", "accuracy", "log_loss", "brier", "ks", "gini"]
 # A member's metrics alone and among others agree to this (float32 matmuls are
@@ -164,18 +164,6 @@ def test_member_keys_are_computed_once_and_stay_each_seeds_own():
   np.testing.assert_array_equal(shared["init"], data(again)["init"])
 
 
-def _compiles(run) -> int:
-  import jax  # pylint: disable=import-outside-toplevel
-  names = []
-  listener = lambda name, *_, **__: names.append(name)
-  jax.monitoring.register_event_duration_secs_listener(listener)
-  try:
-    run()
-  finally:
-    jax.monitoring.unregister_event_duration_listener(listener)
-  return names.count("/jax/core/compile/backend_compile_duration")
-
-
 def test_member_keys_are_jaxs_own_bit_for_bit_and_compile_nothing():
   """The keys computed on the host are `fold_in(key(seed), stream)` as JAX computes
   them, for seeds across the uint32 range; seeds outside it take JAX's own path."""
@@ -184,7 +172,7 @@ def test_member_keys_are_jaxs_own_bit_for_bit_and_compile_nothing():
   seeds = np.concatenate([np.arange(20), np.random.default_rng(0).integers(0, 2**32, 300),
                           [2**31 - 1, 2**31, 2**32 - 1]])
   keys = {}
-  assert _compiles(lambda: keys.update(seeding.member_keys(seeds, 7))) == 0
+  assert count_compiles(lambda: keys.update(seeding.member_keys(seeds, 7))) == 0
   reference = jax.vmap(jax.random.key)(jax.numpy.asarray(seeds, dtype=jax.numpy.uint32))
   for index, stream in enumerate(seeding.STREAMS):
     expected = jax.vmap(jax.random.fold_in, in_axes=(0, None))(reference, index)
@@ -211,7 +199,7 @@ def test_keys_are_concatenated_taken_and_placed_on_the_host():
     done["joined"] = seeding.concatenate_keys([first["split"], second["split"]])
     done["taken"] = hosts.rows({"keys": done["joined"], "rate": np.arange(5.0)}, index)
     done["placed"] = hosts.place(done["taken"], sharding)
-  assert _compiles(run) == 0
+  assert count_compiles(run) == 0
   expected = jax.numpy.concatenate([first["split"], second["split"]])[index]
   for tree in (done["taken"], done["placed"]):
     np.testing.assert_array_equal(jax.random.key_data(tree["keys"]), jax.random.key_data(expected))

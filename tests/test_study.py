@@ -20,7 +20,8 @@ from research.progress import Progress
 from research.study.space import is_search
 from research.tasks import get_task
 from research.train import execute, prepared
-from tests.conftest import ROOT, launch, load_config, set_field, tiny_credit_config
+from tests.conftest import (ROOT, count_compiles, launch, load_config, set_field,
+                            tiny_credit_config)
 
 METRICS = ["auc", "accuracy", "log_loss"]
 
@@ -124,23 +125,12 @@ def test_bad_studies_are_refused_with_the_field(grid, search, fields, message):
     make_plan(_with_study(tiny_credit_config(), grid=grid, search=search, **fields))
 
 
-def _count_compiles(run):
-  names = []
-  listener = lambda name, *_, **__: names.append(name)
-  jax.monitoring.register_event_duration_secs_listener(listener)
-  try:
-    run()
-  finally:
-    jax.monitoring.unregister_event_duration_listener(listener)
-  return names.count("/jax/core/compile/backend_compile_duration")
-
-
 def test_eight_learning_rates_by_four_seeds_compile_once(tmp_path, monkeypatch):
   rates = tuple(float(r) for r in np.geomspace(1e-3, 1e-1, 8))
   config = _with_study(tiny_credit_config(num_seeds=4), grid={
       "optimizer": {"learning_rate": rates}})
   research.run_study(config, str(tmp_path / "warm"))  # host-side helpers compile once per process
-  compiles = _count_compiles(lambda: research.run_study(config, str(tmp_path / "counted")))
+  compiles = count_compiles(lambda: research.run_study(config, str(tmp_path / "counted")))
   assert compiles == 1
   two_shapes = _with_study(tiny_credit_config(num_seeds=4), grid={
       "optimizer": {"learning_rate": rates[:2]}, "model": {"hidden_sizes": ((4,), (6,))}})
@@ -171,14 +161,14 @@ def test_shapes_share_one_compiled_split_and_batches(tmp_path, monkeypatch):
                       lambda self, key, build: asked.append(key) or get(self, key, build))
   monkeypatch.setattr(prepared.PreparePrograms, "inputs", lambda self, key, program, keys: inputs(
       self, key, lambda k: ran.append(key) or program(k), keys))
-  shared = _count_compiles(lambda: research.run_study(config, str(tmp_path / "shared")))
+  shared = count_compiles(lambda: research.run_study(config, str(tmp_path / "shared")))
   assert len(asked) == 3 and len(set(asked)) == 1 and shared == 1 + 3
   assert len(ran) == 1
   monkeypatch.setattr(prepared, "KEPT_INPUTS_BYTES", 0)
   research.run_study(config, str(tmp_path / "unkept"))
   assert len(ran) == 1 + 3
   monkeypatch.setattr(prepared.PreparePrograms, "shares", lambda self, job: False)
-  whole = _count_compiles(lambda: research.run_study(config, str(tmp_path / "whole")))
+  whole = count_compiles(lambda: research.run_study(config, str(tmp_path / "whole")))
   assert whole == 3
   read = lambda run, name: pd.read_csv(tmp_path / run / name).filter(regex="^(?!.*seconds)")
   for name in ("trials.csv", "curves.csv"):
