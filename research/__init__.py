@@ -5,6 +5,7 @@
 See docs/ARCHITECTURE.md for how the package is laid out.
 """
 
+import importlib
 import importlib.metadata
 
 try:
@@ -12,6 +13,14 @@ try:
 except importlib.metadata.PackageNotFoundError:  # run from a source tree, not installed
   __version__ = "0+unknown"
 
-from research.errors import UserError  # noqa: E402,F401
-from research.pipeline import run_study  # noqa: E402,F401
-from research.results import RunResult  # noqa: E402,F401
+# The pipeline (JAX, Flax) loads on first use, so that `research.malloc` can run
+# before any of it (launch.py re-executes itself under another malloc first).
+_LAZY = {"UserError": "research.errors", "run_study": "research.pipeline",
+         "RunResult": "research.results"}
+__all__ = ["__version__", *_LAZY]
+
+
+def __getattr__(name: str):
+  if name not in _LAZY:
+    raise AttributeError(f"module 'research' has no attribute {name!r}")
+  return getattr(importlib.import_module(_LAZY[name]), name)

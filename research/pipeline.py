@@ -26,8 +26,6 @@ import ml_collections
 import numpy as np
 from absl import logging
 
-import research.baselines  # noqa: F401  (registers the baselines)
-import research.models  # noqa: F401  (registers the models)
 from research import baseline_cache, fingerprint, hosts, inference, results, rows, run_files
 from research import workdir as run_folder
 from research.plan import Plan, make_plan

@@ -22,6 +22,8 @@ import ml_collections
 import numpy as np
 from absl import logging
 
+import research.baselines  # noqa: F401  (registers the baselines a plan may name)
+import research.models  # noqa: F401  (registers the models)
 from research import checks, results, seeding
 from research.errors import UserError
 from research.optim import OptimizerSpec

@@ -14,7 +14,7 @@ import jax
 import numpy as np
 import pandas as pd
 
-from research import results
+from research import malloc, results
 from research.data.sources import RDATASETS_PREFIX
 from research.registry import DATASETS
 from research.rows import Outcome, Tables, distinct, predictions_of
@@ -97,6 +97,7 @@ def run_facts(plan: "Plan", task: Task, variants: Mapping[int, "Variant"],
       "num_members": plan.num_members, "devices": [str(d) for d in jax.devices()],
       "groups": {g.source: len(g.seeds) for g in plan.trials[0].groups},
       "versions": {"research": research.__version__, **results.software_versions()},
+      "malloc": malloc.in_use(),  # launch.py's (research.malloc); no effect on the numbers
       "data": task.describe(variants[plan.trials[0].index].data),
       "data_by_model": {t.label: task.describe(variants[t.index].data)
                         for t in _first_of_each_variant(plan, variants)},

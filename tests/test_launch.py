@@ -1,5 +1,6 @@
 """The command line: a real run on a user's CSV, features with gaps and infinities."""
 
+import json
 import os
 import re
 import subprocess
@@ -9,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from research import malloc
 from research.data import get_loader
 from tests.conftest import ROOT, TINY_FLAGS, launch
 
@@ -39,6 +41,9 @@ def test_launch_runs_a_csv_study_and_prints_the_table(tmp_path, bank_csv):
   assert f"results in {workdir}" in result.stdout
   seeds = pd.read_csv(workdir / "seeds.csv")
   assert len(seeds) == 4 and seeds["auc"].between(0.5, 1).all()
+  # Under TBB's malloc where the tbb wheel is installed (research.malloc).
+  run = json.loads((workdir / "run.json").read_text())
+  assert run["malloc"] == ("tbbmalloc" if malloc.library_paths() else "system")
 
 
 def test_missing_and_infinite_features_are_handled_as_documented(tmp_path, bank_csv):
