@@ -129,6 +129,24 @@ def test_preprocessor_fits_on_training_rows_like_sklearn():
   np.testing.assert_array_equal(got[:, 2], np.nan_to_num(test[:, 2], nan=np.nanmedian(train[:, 2])))
 
 
+def test_only_columns_with_missing_values_are_imputed_and_the_numbers_stay_the_same():
+  import jax  # pylint: disable=import-outside-toplevel
+  rng = np.random.default_rng(1)
+  features = rng.normal(3.0, 2.0, size=(60, 6)).astype(np.float32)
+  features[rng.random(60) < 0.3, 1] = np.nan
+  features[45 + np.arange(3), 4] = np.nan  # missing in test rows only
+  numeric = np.array([True, True, False, True, True, True])
+  missing = np.isnan(features).any(axis=0)
+  train, test = features[:40], features[40:]
+  full = jax.jit(lambda rows: fit_preprocessor(rows, numeric))(train)
+  some = jax.jit(lambda rows: fit_preprocessor(rows, numeric, missing))(train)
+  for rows in (train, test):  # every row it sees: bit for bit
+    np.testing.assert_array_equal(np.asarray(some(rows)), np.asarray(full(rows)))
+  np.testing.assert_array_equal(np.asarray(some.fill)[missing], np.asarray(full.fill)[missing])
+  np.testing.assert_array_equal(np.asarray(some.fill)[~missing], 0.0)
+  assert np.asarray(full.fill)[4] != 0  # the test-only gap is filled with the train median
+
+
 def test_a_validation_part_is_carved_from_each_members_training_rows():
   import jax  # pylint: disable=import-outside-toplevel
   from research.tasks.classification import member_split  # pylint: disable=import-outside-toplevel

@@ -87,7 +87,7 @@ def member_split(split_key: jax.Array, data: TabularData, test_fraction: float,
         jax.random.fold_in(split_key, 1), labels[train_index],
         data.validation_counts(test_fraction, validation_fraction), num_negative)
     train_index, val_index = train_index[kept], train_index[held_out]
-  preprocess = fit_preprocessor(features[train_index], data.numeric)
+  preprocess = fit_preprocessor(features[train_index], data.numeric, data.missing)
   validation = {} if val_index is None else {
       "x_val": preprocess(features[val_index]), "y_val": labels[val_index],
       "val_index": val_index}
