@@ -10,7 +10,7 @@ from research import malloc
 from tests.conftest import ROOT, launch
 
 FAKE = ["/lib/libtbbmalloc.so.2", "/lib/libtbbmalloc_proxy.so.2"]
-MARKER = "_RESEARCH_MALLOC_ORIGINAL_PRELOAD"
+MARKER = malloc._ORIGINAL_PRELOAD  # pylint: disable=protected-access
 
 
 @pytest.fixture
